@@ -1,0 +1,149 @@
+package export
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/rooms-export/rooms-export/shared/chat"
+)
+
+// The ports the service needs. Each backend (the embedded store, DynamoDB,
+// S3, SES, ...) implements them; every "not found" is chat.ErrNotFound
+// (possibly wrapped), never a nil record with a nil error.
+
+// Directory answers who a caller is and what they may see.
+type Directory interface {
+	// UserByID returns the user with that _id.
+	UserByID(ctx context.Context, id string) (chat.User, error)
+	// UserByUsername returns the user with that username (exact match).
+	UserByUsername(ctx context.Context, username string) (chat.User, error)
+	// TokenByHash returns the token stored under base64(sha256(token)).
+	TokenByHash(ctx context.Context, hash string) (chat.Token, error)
+	// PermissionRoles returns the roles granted a permission; ErrNotFound
+	// when the permission has no record (the service then applies its default).
+	PermissionRoles(ctx context.Context, permission string) ([]string, error)
+	// Room returns the room with that _id.
+	Room(ctx context.Context, rid string) (chat.Room, error)
+	// Subscription returns the user's subscription to the room.
+	Subscription(ctx context.Context, rid, uid string) (chat.Subscription, error)
+	// Upload returns an uploaded file's metadata.
+	Upload(ctx context.Context, id string) (chat.Upload, error)
+}
+
+// Cursor is a keyset position in a room's message order (ts, _id): a page
+// starts strictly after it. The zero Cursor starts at the beginning.
+type Cursor struct {
+	TS time.Time `json:"ts"`
+	ID string    `json:"id"`
+}
+
+// IsZero reports whether the cursor is the start of the range.
+func (c Cursor) IsZero() bool { return c.ID == "" && c.TS.IsZero() }
+
+// MessageQuery selects one page of a room's messages.
+type MessageQuery struct {
+	RoomID string
+	From   time.Time // inclusive
+	To     time.Time // inclusive
+	After  Cursor    // exclusive; zero means from the start
+	Limit  int       // page size, > 0
+}
+
+// MessageStore reads a room's messages by time range, page by page, in
+// (ts, _id) order, without scans. Hidden edit-history copies are left out.
+type MessageStore interface {
+	// MessagePage returns up to q.Limit messages after q.After and whether
+	// more may follow.
+	MessagePage(ctx context.Context, q MessageQuery) (msgs []chat.Message, more bool, err error)
+	// CountMessages estimates how many messages the range holds.
+	CountMessages(ctx context.Context, rid string, from, to time.Time) (int64, error)
+	// MessagesByID returns those of the ids that are messages of the room,
+	// in (ts, _id) order; other ids are ignored.
+	MessagesByID(ctx context.Context, rid string, ids []string) ([]chat.Message, error)
+}
+
+// JobStore keeps export jobs.
+type JobStore interface {
+	// CreateJob stores a new job; chat.ErrConflict if its id exists.
+	CreateJob(ctx context.Context, job chat.Job) error
+	// Job returns the job with that id.
+	Job(ctx context.Context, id string) (chat.Job, error)
+	// UpdateJob replaces a job, provided its UpdatedAt still equals
+	// prevUpdatedAt (optimistic locking); chat.ErrConflict otherwise.
+	UpdateJob(ctx context.Context, job chat.Job, prevUpdatedAt time.Time) error
+	// ActiveJob returns the newest queued or running job created with that
+	// dedup key, or chat.ErrNotFound.
+	ActiveJob(ctx context.Context, ownerID, dedupKey string) (chat.Job, error)
+}
+
+// RateDecision is the outcome of one rate-limit check.
+type RateDecision struct {
+	Allowed   bool
+	Limit     int
+	Remaining int
+	Reset     time.Time // when the current window ends
+}
+
+// RateLimiter counts calls per key in fixed windows, in shared storage (Lambda
+// runs many copies, so process memory is not enough).
+type RateLimiter interface {
+	Allow(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (RateDecision, error)
+}
+
+// ObjectWriter receives an object as it is produced. Nothing is visible under
+// the key until Commit succeeds; Abort discards what was written.
+type ObjectWriter interface {
+	io.Writer
+	Commit() error
+	Abort() error
+}
+
+// ObjectInfo describes an object being created.
+type ObjectInfo struct {
+	ContentType string
+	FileName    string // offered to the downloader (Content-Disposition)
+	Expires     time.Time
+}
+
+// FileStore holds export archives and uploaded files.
+type FileStore interface {
+	// Create starts writing an object under key.
+	Create(ctx context.Context, key string, info ObjectInfo) (ObjectWriter, error)
+	// Open reads an object; chat.ErrNotFound when it does not exist.
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
+	// Delete removes an object; deleting a missing object is not an error.
+	Delete(ctx context.Context, key string) error
+	// PresignGet returns a URL that downloads the object until ttl passes.
+	PresignGet(ctx context.Context, key, fileName string, ttl time.Duration) (string, error)
+}
+
+// Mail is one outgoing message. Bodies are complete documents; the mailer
+// encodes them (MIME) and must refuse header injection.
+type Mail struct {
+	From        string
+	To          []string
+	ReplyTo     string
+	Subject     string
+	Text        string
+	HTML        string
+	Attachments []MailAttachment
+}
+
+// MailAttachment is a file attached to a mail.
+type MailAttachment struct {
+	Name        string
+	ContentType string
+	Data        []byte
+}
+
+// Mailer sends mail (SES in AWS, a Maildir locally).
+type Mailer interface {
+	Send(ctx context.Context, m Mail) error
+}
+
+// Dispatcher hands a job to background work (the worker Lambda in AWS, a
+// goroutine locally). The worker calls Service.Run with the id.
+type Dispatcher interface {
+	Dispatch(ctx context.Context, jobID string) error
+}
