@@ -20,6 +20,8 @@ const (
 	CodeInvalidEmail     = "error-invalid-email"
 	CodeTooManyRequests  = "error-too-many-requests"
 	CodeNotFound         = "error-not-found"
+	CodeInvalidLink      = "error-invalid-link"
+	CodeLinkExpired      = "error-link-expired"
 	CodeInternal         = "error-internal"
 )
 

@@ -35,6 +35,10 @@ type Job struct {
 	TimeZone string    `json:"timezone"`
 	DedupKey string    `json:"dedupKey,omitempty"` // identical requests by one user share it
 	Request  []byte    `json:"request,omitempty"`  // the request body as received (JSON), for the manifest
+	LinkBase string    `json:"linkBase,omitempty"` // public base URL the download link is built on
+	// Background is set when the export was handed to background work; the
+	// owner is then mailed the link when it is ready, as Rocket.Chat does.
+	Background bool `json:"background,omitempty"`
 
 	// Email delivery.
 	Recipients []string `json:"recipients,omitempty"`

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rooms-export/rooms-export/shared/chat"
+	"github.com/rooms-export/rooms-export/shared/mailmsg"
 )
 
 // The ports the service needs. Each backend (the embedded store, DynamoDB,
@@ -118,24 +119,13 @@ type FileStore interface {
 	PresignGet(ctx context.Context, key, fileName string, ttl time.Duration) (string, error)
 }
 
-// Mail is one outgoing message. Bodies are complete documents; the mailer
-// encodes them (MIME) and must refuse header injection.
-type Mail struct {
-	From        string
-	To          []string
-	ReplyTo     string
-	Subject     string
-	Text        string
-	HTML        string
-	Attachments []MailAttachment
-}
-
-// MailAttachment is a file attached to a mail.
-type MailAttachment struct {
-	Name        string
-	ContentType string
-	Data        []byte
-}
+// Mail is one outgoing message, and MailAttachment a file attached to it.
+// They are mailmsg's types, which build the RFC 5322 form and refuse header
+// injection; every mailer (Maildir, SES) sends through mailmsg.
+type (
+	Mail           = mailmsg.Mail
+	MailAttachment = mailmsg.Attachment
+)
 
 // Mailer sends mail (SES in AWS, a Maildir locally).
 type Mailer interface {

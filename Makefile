@@ -1,0 +1,27 @@
+# rooms-export — the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+GO    ?= go
+PORT  ?= 3000
+DATA_DIR ?= ./.data
+export PORT DATA_DIR
+
+.PHONY: run seed test test-short vet fmt-check
+
+## run: the local API on 127.0.0.1:$(PORT) with the embedded default (seeds demo data on first start)
+run:
+	$(GO) run ./infra/local
+
+## seed: (re)load the demo workspace into $(DATA_DIR)
+seed:
+	$(GO) run ./infra/local -seed
+
+## test: formatting, vet and every test with the race detector
+test: fmt-check vet
+	$(GO) test -race -count=1 ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...

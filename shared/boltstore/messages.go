@@ -1,0 +1,229 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/rooms-export/rooms-export/shared/chat"
+	"github.com/rooms-export/rooms-export/shared/export"
+)
+
+// roomPrefix is the start of every message key of the room: rid \x00. It is
+// nil for a rid that cannot have been stored (one holding a NUL byte).
+func roomPrefix(rid string) []byte {
+	if checkKeyPart("rid", rid) != nil {
+		return nil
+	}
+	return joinKey(0, rid, "")
+}
+
+// messageKey is rid \x00 ts(8) _id.
+func messageKey(rid string, ms int64, id string) []byte {
+	k := joinKey(8+len(id), rid, "")
+	k = appendMillis(k, ms)
+	return append(k, id...)
+}
+
+// keyMillis decodes the ts of a message key of the room whose prefix is p.
+func keyMillis(p, k []byte) int64 { return decodeMillis(k[len(p) : len(p)+8]) }
+
+// rangeStart is the first key a page may return: the first key at From, or
+// the key right after the cursor, whichever is later.
+func rangeStart(prefix []byte, fromMs int64, after export.Cursor) []byte {
+	start := appendMillis(bytes.Clone(prefix), fromMs)
+	if after.IsZero() {
+		return start
+	}
+	var a []byte
+	if after.TS.Nanosecond()%int(time.Millisecond) != 0 {
+		// stored ts have ms precision: nothing at floor(ts) is after the cursor
+		a = appendMillis(bytes.Clone(prefix), floorMillis(after.TS)+1)
+	} else {
+		a = appendMillis(bytes.Clone(prefix), floorMillis(after.TS))
+		a = append(a, after.ID...)
+		a = append(a, 0) // the smallest key greater than (ts, _id)
+	}
+	if bytes.Compare(a, start) > 0 {
+		return a
+	}
+	return start
+}
+
+// MessagePage returns the room's visible messages with From <= ts <= To
+// (inclusive, millisecond precision), strictly after q.After in (ts, _id)
+// order: Rocket.Chat's Messages.findVisibleByRoomIdBetweenTimestamps sorted
+// by ts, with _id breaking ties so that keyset paging is exact. more is true
+// exactly when another such message follows the page. Only keys of q.RoomID
+// are read.
+func (s *Store) MessagePage(ctx context.Context, q export.MessageQuery) ([]chat.Message, bool, error) {
+	if q.Limit <= 0 {
+		return nil, false, fmt.Errorf("boltstore: message page %s: limit %d is not positive", q.RoomID, q.Limit)
+	}
+	prefix := roomPrefix(q.RoomID)
+	fromMs, toMs := ceilMillis(q.From), floorMillis(q.To)
+	if prefix == nil || fromMs > toMs {
+		return nil, false, ctx.Err()
+	}
+	var (
+		msgs []chat.Message
+		more bool
+	)
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketMessages).Cursor()
+		for k, v := c.Seek(rangeStart(prefix, fromMs, q.After)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if keyMillis(prefix, k) > toMs {
+				break
+			}
+			if len(msgs) == q.Limit {
+				more = true
+				break
+			}
+			var m chat.Message
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("decode message: %w", err)
+			}
+			msgs = append(msgs, m)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("boltstore: message page %s: %w", q.RoomID, err)
+	}
+	return msgs, more, nil
+}
+
+// CountMessages counts the room's visible messages with from <= ts <= to,
+// exactly (the port allows an estimate). It reads keys only.
+func (s *Store) CountMessages(ctx context.Context, rid string, from, to time.Time) (int64, error) {
+	prefix := roomPrefix(rid)
+	fromMs, toMs := ceilMillis(from), floorMillis(to)
+	if prefix == nil || fromMs > toMs {
+		return 0, ctx.Err()
+	}
+	var n int64
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketMessages).Cursor()
+		for k, _ := c.Seek(appendMillis(bytes.Clone(prefix), fromMs)); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			if keyMillis(prefix, k) > toMs {
+				break
+			}
+			n++
+			if n%8192 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("boltstore: count messages %s: %w", rid, err)
+	}
+	return n, nil
+}
+
+// MessagesByID returns the visible messages of the room among ids, each once,
+// in (ts, _id) order; ids of other rooms, hidden copies and unknown ids are
+// ignored, as Rocket.Chat's rooms.export (email with messages) filters by rid.
+func (s *Store) MessagesByID(ctx context.Context, rid string, ids []string) ([]chat.Message, error) {
+	prefix := roomPrefix(rid)
+	if prefix == nil || len(ids) == 0 {
+		return nil, ctx.Err()
+	}
+	type found struct {
+		key []byte
+		msg chat.Message
+	}
+	var out []found
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		idx, msgs := tx.Bucket(bucketMsgIDs), tx.Bucket(bucketMessages)
+		seen := make(map[string]bool, len(ids))
+		for _, id := range ids {
+			if seen[id] || id == "" {
+				continue
+			}
+			seen[id] = true
+			k := idx.Get([]byte(id))
+			if k == nil || !bytes.HasPrefix(k, prefix) {
+				continue
+			}
+			v := msgs.Get(k)
+			if v == nil { // hidden: the key lives in the hidden bucket
+				continue
+			}
+			f := found{key: bytes.Clone(k)}
+			if err := json.Unmarshal(v, &f.msg); err != nil {
+				return fmt.Errorf("decode message: %w", err)
+			}
+			out = append(out, f)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: messages by id in %s: %w", rid, err)
+	}
+	// the keys of one room sort as (ts, _id)
+	slices.SortFunc(out, func(a, b found) int { return bytes.Compare(a.key, b.key) })
+	res := make([]chat.Message, len(out))
+	for i, f := range out {
+		res[i] = f.msg
+	}
+	return res, nil
+}
+
+// PutMessages upserts messages in one write transaction. ts is truncated to
+// the millisecond and stored in UTC, as Rocket.Chat's MongoDB dates are. A
+// re-put that changes ts, room or _hidden moves the message: exactly one copy
+// remains.
+func (s *Store) PutMessages(ctx context.Context, msgs []chat.Message) error {
+	if len(msgs) == 0 {
+		return ctx.Err()
+	}
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		visible, hidden, idx := tx.Bucket(bucketMessages), tx.Bucket(bucketHidden), tx.Bucket(bucketMsgIDs)
+		for _, m := range msgs {
+			if err := checkKeyPart("message id", m.ID); err != nil {
+				return err
+			}
+			if err := checkKeyPart("message rid", m.RoomID); err != nil {
+				return fmt.Errorf("message %s: %w", m.ID, err)
+			}
+			ms := floorMillis(m.TS)
+			m.TS = time.UnixMilli(ms).UTC()
+			key := messageKey(m.RoomID, ms, m.ID)
+			if old := idx.Get([]byte(m.ID)); old != nil && !bytes.Equal(old, key) {
+				old = bytes.Clone(old)
+				if err := visible.Delete(old); err != nil {
+					return fmt.Errorf("message %s: %w", m.ID, err)
+				}
+				if err := hidden.Delete(old); err != nil {
+					return fmt.Errorf("message %s: %w", m.ID, err)
+				}
+			}
+			dst, other := visible, hidden
+			if m.Hidden {
+				dst, other = hidden, visible
+			}
+			if err := other.Delete(key); err != nil {
+				return fmt.Errorf("message %s: %w", m.ID, err)
+			}
+			if err := putJSON(dst, key, m); err != nil {
+				return fmt.Errorf("message %s: %w", m.ID, err)
+			}
+			if err := idx.Put([]byte(m.ID), key); err != nil {
+				return fmt.Errorf("message %s: %w", m.ID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("boltstore: put messages: %w", err)
+	}
+	return nil
+}

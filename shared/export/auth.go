@@ -1,0 +1,139 @@
+package export
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/rooms-export/rooms-export/shared/chat"
+)
+
+// Credentials are the X-User-Id and X-Auth-Token headers of a call.
+type Credentials struct {
+	UserID string
+	Token  string
+}
+
+// Permissions the service checks, with Rocket.Chat's default roles, used
+// when the permissions data has no record for them (SPEC §3).
+const (
+	PermMailMessages = "mail-messages"
+	PermViewChannel  = "view-c-room"
+	PermBypassRate   = "api-bypass-rate-limit"
+)
+
+var defaultPermissionRoles = map[string][]string{
+	PermMailMessages: {"admin"},
+	PermViewChannel:  {"admin", "user", "bot", "app"},
+	PermBypassRate:   {"admin", "bot", "app"},
+}
+
+// HashToken is how tokens are stored: base64(sha256(token)), standard
+// encoding with padding — Rocket.Chat's hashedToken, so hashes copied from a
+// Rocket.Chat database work unchanged.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+var errUnauthorized = &chat.Error{Code: chat.CodeUnauthorized}
+
+// Authenticate resolves credentials to an active user. Every failure is the
+// same 401: the caller learns nothing about which part was wrong. The token
+// is looked up by its hash, so no comparison touches the secret itself; the
+// owner check is constant-time.
+func (s *Service) Authenticate(ctx context.Context, c Credentials) (chat.User, error) {
+	if c.UserID == "" || c.Token == "" {
+		return chat.User{}, errUnauthorized
+	}
+	tok, err := s.Directory.TokenByHash(ctx, HashToken(c.Token))
+	if errors.Is(err, chat.ErrNotFound) {
+		return chat.User{}, errUnauthorized
+	}
+	if err != nil {
+		return chat.User{}, fmt.Errorf("authenticate: %w", err)
+	}
+	if subtle.ConstantTimeCompare([]byte(tok.UserID), []byte(c.UserID)) != 1 {
+		return chat.User{}, errUnauthorized
+	}
+	if tok.Type != chat.TokenPersonal && s.now().After(tok.CreatedAt.Add(s.Config.TokenTTL)) {
+		return chat.User{}, errUnauthorized
+	}
+	u, err := s.Directory.UserByID(ctx, c.UserID)
+	if errors.Is(err, chat.ErrNotFound) {
+		return chat.User{}, errUnauthorized
+	}
+	if err != nil {
+		return chat.User{}, fmt.Errorf("authenticate: %w", err)
+	}
+	if !u.Active {
+		return chat.User{}, errUnauthorized
+	}
+	return u, nil
+}
+
+// roomRoles is the caller's roles in a room's scope: global roles plus the
+// roles on their subscription (owner, moderator, leader, ...), and whether
+// they are subscribed at all.
+func (s *Service) roomRoles(ctx context.Context, u chat.User, rid string) (roles []string, subscribed bool, err error) {
+	roles = slices.Clone(u.Roles)
+	sub, err := s.Directory.Subscription(ctx, rid, u.ID)
+	switch {
+	case errors.Is(err, chat.ErrNotFound):
+		return roles, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("subscription %s: %w", rid, err)
+	}
+	return append(roles, sub.Roles...), true, nil
+}
+
+// hasPermission reports whether any of roles is granted permission.
+func (s *Service) hasPermission(ctx context.Context, permission string, roles []string) (bool, error) {
+	granted, err := s.Directory.PermissionRoles(ctx, permission)
+	if errors.Is(err, chat.ErrNotFound) {
+		granted, err = defaultPermissionRoles[permission], nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("permission %s: %w", permission, err)
+	}
+	for _, r := range roles {
+		if slices.Contains(granted, r) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// canAccess mirrors Rocket.Chat's canAccessRoom validators, any of which
+// grants access: a public channel to holders of view-c-room; any room to its
+// subscribers; a discussion to those who can access its parent.
+func (s *Service) canAccess(ctx context.Context, u chat.User, room chat.Room, depth int) (bool, error) {
+	roles, subscribed, err := s.roomRoles(ctx, u, room.ID)
+	if err != nil {
+		return false, err
+	}
+	if subscribed {
+		return true, nil
+	}
+	if room.Type == chat.RoomChannel {
+		ok, err := s.hasPermission(ctx, PermViewChannel, roles)
+		if err != nil || ok {
+			return ok, err
+		}
+	}
+	if room.ParentID != "" && depth < 4 {
+		parent, err := s.Directory.Room(ctx, room.ParentID)
+		if errors.Is(err, chat.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("parent room %s: %w", room.ParentID, err)
+		}
+		return s.canAccess(ctx, u, parent, depth+1)
+	}
+	return false, nil
+}

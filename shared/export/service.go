@@ -1,0 +1,98 @@
+// Package export is the rooms.export use case: authenticate the caller,
+// authorise the room, read its messages for a date range, render them, and
+// deliver the result as a ZIP behind a signed link or by mail. It owns the
+// ports (ports.go) that the backends implement; it imports no SDK.
+package export
+
+import (
+	"crypto/rand"
+	"time"
+)
+
+// Config holds the service's limits and defaults. Zero values are replaced
+// by Rocket.Chat's defaults in WithDefaults.
+type Config struct {
+	TokenTTL          time.Duration // login tokens expire after this (Rocket.Chat: 90 days)
+	RateLimit         int           // calls per window per user on rooms.export
+	RateWindow        time.Duration
+	LinkTTL           time.Duration // lifetime of a download link and of the archive
+	PresignTTL        time.Duration // lifetime of the storage URL a link redirects to
+	AttachmentLimit   int64         // largest archive attached to a mail, bytes
+	InlineMaxMessages int64         // bigger exports run in the background
+	PageSize          int           // messages read per store call
+	MailFrom          string        // the From of every mail
+}
+
+// WithDefaults fills unset limits with the defaults of SPEC §2, §5, §6, §7.
+func (c Config) WithDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.TokenTTL, 90*24*time.Hour)
+	def(&c.RateWindow, 60*time.Second)
+	def(&c.LinkTTL, 7*24*time.Hour)
+	def(&c.PresignTTL, 5*time.Minute)
+	if c.RateLimit <= 0 {
+		c.RateLimit = 10
+	}
+	if c.AttachmentLimit <= 0 {
+		c.AttachmentLimit = 10 << 20
+	}
+	if c.InlineMaxMessages <= 0 {
+		c.InlineMaxMessages = 20000
+	}
+	if c.PageSize <= 0 {
+		c.PageSize = 500
+	}
+	if c.MailFrom == "" {
+		c.MailFrom = "rooms-export@localhost"
+	}
+	return c
+}
+
+// Service runs exports. All fields are required except Now and NewID.
+type Service struct {
+	Directory  Directory
+	Messages   MessageStore
+	Jobs       JobStore
+	Limiter    RateLimiter
+	Files      FileStore
+	Mailer     Mailer
+	Dispatcher Dispatcher
+	Links      LinkSigner
+	Config     Config
+
+	Now   func() time.Time // the one clock; time.Now when nil
+	NewID func() string    // job ids; random 17-char Rocket.Chat-style ids when nil
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Service) newID() string {
+	if s.NewID != nil {
+		return s.NewID()
+	}
+	return RandomID(17)
+}
+
+const idAlphabet = "23456789ABCDEFGHJKLMNPQRSTWXYZabcdefghijkmnopqrstuvwxyz"
+
+// RandomID returns n characters from crypto/rand in the alphabet Rocket.Chat's
+// Random.id uses.
+func RandomID(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	for i := range b {
+		b[i] = idAlphabet[int(b[i])%len(idAlphabet)]
+	}
+	return string(b)
+}

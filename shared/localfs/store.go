@@ -1,0 +1,399 @@
+// Package localfs is the local export.FileStore: objects are files under one
+// directory, and download links are URLs signed with HMAC-SHA256 that the
+// store's own HTTP handler checks and serves. It stands in for S3 and its
+// presigned URLs when rooms-export runs on one machine, the way Rocket.Chat's
+// FileSystem upload storage stands in for its S3 storage.
+//
+// An object is written to a private temporary file and renamed into place on
+// Commit, so a reader sees either the whole object or nothing — the guarantee
+// S3 gives a PutObject or a completed multipart upload.
+package localfs
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/rooms-export/rooms-export/shared/chat"
+	"github.com/rooms-export/rooms-export/shared/export"
+)
+
+// tmpDir is the directory, under the store's root, where objects are written
+// before Commit. Keys may not start with it.
+const tmpDir = ".tmp"
+
+// maxKeyLen is S3's limit on object keys, kept so that keys valid here are
+// valid there.
+const maxKeyLen = 1024
+
+// minSecret is the shortest HMAC key New accepts.
+const minSecret = 16
+
+// ErrInvalidKey is wrapped by the errors for keys the store refuses.
+var ErrInvalidKey = errors.New("invalid object key")
+
+// errFinished is returned by writes to a committed or aborted object.
+var errFinished = errors.New("object already committed or aborted")
+
+// Store keeps objects as files under a directory. It is safe for concurrent
+// use; its ObjectWriters are not.
+type Store struct {
+	// Now is the clock PresignGet dates links with; time.Now when nil. Set
+	// it before the store is used.
+	Now func() time.Time
+
+	dir    string
+	secret []byte
+
+	mu   sync.RWMutex
+	base string // guarded by mu
+}
+
+// New returns a store rooted at dir (created, with dir/.tmp, mode 0700, when
+// missing) that signs links with key (an HMAC-SHA256 secret of at least 16
+// bytes) and builds them on baseURL, the origin its Handler is served at.
+// baseURL may be empty and set later with SetBaseURL.
+func New(dir string, key []byte, baseURL string) (*Store, error) {
+	if dir == "" {
+		return nil, fmt.Errorf("localfs: new: empty directory")
+	}
+	if len(key) < minSecret {
+		return nil, fmt.Errorf("localfs: new: signing key shorter than %d bytes", minSecret)
+	}
+	base, err := cleanBase(baseURL)
+	if err != nil {
+		return nil, fmt.Errorf("localfs: new: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, tmpDir), 0o700); err != nil {
+		return nil, fmt.Errorf("localfs: new: %w", err)
+	}
+	return &Store{dir: dir, secret: append([]byte(nil), key...), base: base}, nil
+}
+
+// SetBaseURL sets the origin links are built on ("http://127.0.0.1:8080"):
+// the local server learns its address only after it listens. An invalid URL
+// makes PresignGet fail until a valid one is set.
+func (s *Store) SetBaseURL(u string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.base = strings.TrimRight(u, "/")
+}
+
+func (s *Store) baseURL() (string, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return cleanBase(s.base)
+}
+
+func cleanBase(u string) (string, error) {
+	if u == "" {
+		return "", nil
+	}
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.RawQuery != "" || p.Fragment != "" || p.User != nil {
+		return "", fmt.Errorf("base URL %q is not an http(s) origin", u)
+	}
+	return strings.TrimRight(u, "/"), nil
+}
+
+func (s *Store) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// CheckKey reports why a key is refused, or nil. Keys are slash-separated
+// relative paths: not empty, at most 1024 bytes of UTF-8, no leading slash,
+// no empty, "." or ".." segments, no backslashes or control characters, and
+// not under the store's private ".tmp/".
+func CheckKey(key string) error {
+	why := ""
+	switch {
+	case key == "":
+		why = "empty"
+	case len(key) > maxKeyLen:
+		why = "too long"
+	case !utf8.ValidString(key):
+		why = "not UTF-8"
+	case strings.HasPrefix(key, "/"):
+		why = "absolute"
+	case strings.ContainsRune(key, '\\'):
+		why = "has a backslash"
+	case strings.IndexFunc(key, unicode.IsControl) >= 0:
+		why = "has a control character"
+	}
+	if why == "" {
+		for i, seg := range strings.Split(key, "/") {
+			switch {
+			case seg == "":
+				why = "has an empty segment"
+			case seg == "." || seg == "..":
+				why = "has a " + seg + " segment"
+			case i == 0 && seg == tmpDir:
+				why = "is under the reserved " + tmpDir + "/"
+			}
+			if why != "" {
+				break
+			}
+		}
+	}
+	if why != "" {
+		return fmt.Errorf("%w: %q %s", ErrInvalidKey, key, why)
+	}
+	return nil
+}
+
+func (s *Store) path(key string) string {
+	return filepath.Join(s.dir, filepath.FromSlash(key))
+}
+
+// Create starts writing an object. The bytes go to a temporary file under
+// .tmp/ and appear under key only when Commit succeeds. info is not kept:
+// Handler derives the content type from the file name, and expiry is the
+// link's (objects stay until deleted, where S3 has a lifecycle rule).
+func (s *Store) Create(ctx context.Context, key string, info export.ObjectInfo) (export.ObjectWriter, error) {
+	if err := CheckKey(key); err != nil {
+		return nil, fmt.Errorf("localfs: create: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("localfs: create %s: %w", key, err)
+	}
+	name, err := randomHex(16)
+	if err != nil {
+		return nil, fmt.Errorf("localfs: create %s: %w", key, err)
+	}
+	tmp := filepath.Join(s.dir, tmpDir, name)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("localfs: create %s: %w", key, err)
+	}
+	return &writer{f: f, tmp: tmp, dest: s.path(key), key: key}, nil
+}
+
+// writer is an object being written.
+type writer struct {
+	f         *os.File
+	tmp, dest string
+	key       string
+	finished  bool
+	committed bool
+}
+
+func (w *writer) Write(p []byte) (int, error) {
+	if w.finished {
+		return 0, fmt.Errorf("localfs: write %s: %w", w.key, errFinished)
+	}
+	n, err := w.f.Write(p)
+	if err != nil {
+		return n, fmt.Errorf("localfs: write %s: %w", w.key, err)
+	}
+	return n, nil
+}
+
+// Commit makes the object visible: it syncs the temporary file and renames
+// it over key, replacing an older object there. On failure nothing is left
+// behind and the key keeps its previous content.
+func (w *writer) Commit() (err error) {
+	if w.finished {
+		return fmt.Errorf("localfs: commit %s: %w", w.key, errFinished)
+	}
+	w.finished = true
+	defer func() {
+		if err != nil {
+			_ = w.f.Close() // may already be closed; the first error is the one to report
+			_ = os.Remove(w.tmp)
+		}
+	}()
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("localfs: commit %s: sync: %w", w.key, err)
+	}
+	if err := w.f.Close(); err != nil {
+		return fmt.Errorf("localfs: commit %s: close: %w", w.key, err)
+	}
+	parent := filepath.Dir(w.dest)
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return fmt.Errorf("localfs: commit %s: %w", w.key, err)
+	}
+	if err := os.Rename(w.tmp, w.dest); err != nil {
+		return fmt.Errorf("localfs: commit %s: %w", w.key, err)
+	}
+	w.committed = true
+	syncDir(parent)
+	return nil
+}
+
+// Abort discards what was written. Aborting twice, or after Commit, does
+// nothing (so "defer w.Abort()" is safe); a committed object stays.
+func (w *writer) Abort() error {
+	if w.finished {
+		return nil
+	}
+	w.finished = true
+	cerr := w.f.Close()
+	if err := os.Remove(w.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("localfs: abort %s: %w", w.key, err)
+	}
+	if cerr != nil {
+		return fmt.Errorf("localfs: abort %s: %w", w.key, cerr)
+	}
+	return nil
+}
+
+// syncDir makes a rename durable where the platform allows it; failing to
+// sync a directory does not undo the rename, so errors are ignored.
+func syncDir(dir string) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return
+	}
+	_ = d.Sync()
+	_ = d.Close()
+}
+
+// Open reads an object; the error wraps chat.ErrNotFound when there is none.
+func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	f, err := s.openFile(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("localfs: open: %w", err)
+	}
+	return f, nil
+}
+
+// openFile opens the regular file holding key, returning its info too.
+func (s *Store) openFile(ctx context.Context, key string) (*os.File, error) {
+	if err := CheckKey(key); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	f, err := os.Open(s.path(key))
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil, fmt.Errorf("%s: %w", key, chat.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	if !fi.Mode().IsRegular() {
+		// A "directory" made by longer keys is not an object.
+		_ = f.Close()
+		return nil, fmt.Errorf("%s: %w", key, chat.ErrNotFound)
+	}
+	return f, nil
+}
+
+// Delete removes an object. A missing object, or a key that only names a
+// directory of other objects, is not an error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := CheckKey(key); err != nil {
+		return fmt.Errorf("localfs: delete: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("localfs: delete %s: %w", key, err)
+	}
+	p := s.path(key)
+	fi, err := os.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("localfs: delete %s: %w", key, err)
+	}
+	if fi.IsDir() {
+		return nil
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("localfs: delete %s: %w", key, err)
+	}
+	return nil
+}
+
+// PresignGet returns a link to the object that Handler honours until ttl
+// passes: baseURL/files/<key>?expires=<unix>&name=<fileName>&sig=<mac>, where
+// mac is the unpadded base64url HMAC-SHA256 of key, expires and name. The
+// file name is sanitised with chat.SafeName (the key's last segment when
+// empty). Like S3 presigning, it does not check that the object exists.
+func (s *Store) PresignGet(ctx context.Context, key, fileName string, ttl time.Duration) (string, error) {
+	if err := CheckKey(key); err != nil {
+		return "", fmt.Errorf("localfs: presign: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("localfs: presign %s: %w", key, err)
+	}
+	if ttl <= 0 {
+		return "", fmt.Errorf("localfs: presign %s: ttl %v is not positive", key, ttl)
+	}
+	base, err := s.baseURL()
+	if err != nil {
+		return "", fmt.Errorf("localfs: presign %s: %w", key, err)
+	}
+	if base == "" {
+		return "", fmt.Errorf("localfs: presign %s: no base URL set", key)
+	}
+	name := chat.SafeName(fileName, path.Base(key))
+	end := s.now().Add(ttl)
+	expires := end.Unix()
+	if end.After(time.Unix(expires, 0)) {
+		expires++ // round up: the link lives at least ttl
+	}
+	q := url.Values{}
+	q.Set("expires", strconv.FormatInt(expires, 10))
+	q.Set("name", name)
+	q.Set("sig", s.sign(key, expires, name))
+	return base + "/files/" + escapeKey(key) + "?" + q.Encode(), nil
+}
+
+// escapeKey escapes each segment of a key for a URL path.
+func escapeKey(key string) string {
+	segs := strings.Split(key, "/")
+	for i, seg := range segs {
+		segs[i] = url.PathEscape(seg)
+	}
+	return strings.Join(segs, "/")
+}
+
+// sign is the link signature: each field length-prefixed, so that no two
+// different (key, expires, name) triples feed the MAC the same bytes.
+func (s *Store) sign(key string, expires int64, name string) string {
+	m := hmac.New(sha256.New, s.secret)
+	for _, f := range []string{"localfs-link-v1", key, strconv.FormatInt(expires, 10), name} {
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(f)))
+		m.Write(n[:])
+		m.Write([]byte(f))
+	}
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}

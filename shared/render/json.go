@@ -1,0 +1,126 @@
+package render
+
+import (
+	"encoding/json"
+	"io"
+	"time"
+
+	"github.com/rooms-export/rooms-export/shared/chat"
+)
+
+// jsonMessage is one line of the JSON document. Field order is the key order:
+// Rocket.Chat's getMessageData keys first (msg, username, ts, attachments,
+// type), then this project's additions.
+type jsonMessage struct {
+	Msg         string                   `json:"msg"`
+	Username    string                   `json:"username"`
+	TS          string                   `json:"ts"`
+	Attachments []chat.Attachment        `json:"attachments,omitempty"`
+	Type        string                   `json:"type,omitempty"`
+	ID          string                   `json:"_id"`
+	ThreadID    string                   `json:"tmid,omitempty"`
+	EditedAt    string                   `json:"editedAt,omitempty"`
+	Reactions   map[string]chat.Reaction `json:"reactions,omitempty"` // encoding/json sorts the keys
+	Files       []jsonFile               `json:"files,omitempty"`
+}
+
+// jsonFile is one entry of "files": always all four keys.
+type jsonFile struct {
+	ID   string `json:"_id"`
+	Name string `json:"name"`
+	Type string `json:"type"`
+	Size int64  `json:"size"`
+}
+
+// jsonDoc is the newline-delimited JSON document.
+type jsonDoc struct {
+	stream
+	enc *json.Encoder
+}
+
+// NewJSON returns a Document that writes one JSON object per line, as
+// Rocket.Chat's JSON export does (its "<room name>.json" entry), with no
+// header or footer line: the manifest describes the export. Timestamps are
+// always UTC; HTML-sensitive characters, control characters and U+2028/9 are
+// escaped, so a line is safe to embed anywhere.
+func NewJSON(w io.Writer) Document {
+	d := &jsonDoc{stream: stream{kind: "json", w: w}}
+	d.enc = json.NewEncoder(&d.buf)
+	return d
+}
+
+// Begin starts the document; the JSON document has no header line.
+func (d *jsonDoc) Begin(Header) error {
+	if err := d.check("begin", true); err != nil {
+		return err
+	}
+	d.begun = true
+	return nil
+}
+
+// Message writes one line.
+func (d *jsonDoc) Message(m chat.Message) error {
+	if err := d.check("message", false); err != nil {
+		return err
+	}
+	if err := d.enc.Encode(toJSON(m)); err != nil {
+		return d.fail("encode message "+m.ID, err)
+	}
+	return d.flush("message " + m.ID)
+}
+
+// End finishes the document; the JSON document has no footer line.
+func (d *jsonDoc) End(int64) error {
+	if err := d.check("end", false); err != nil {
+		return err
+	}
+	d.ended = true
+	return nil
+}
+
+// toJSON maps a stored message to its exported line.
+func toJSON(m chat.Message) jsonMessage {
+	j := jsonMessage{
+		Msg:         m.Msg,
+		Username:    m.U.Username,
+		TS:          formatTS(m.TS),
+		Attachments: utcAttachments(m.Attachments),
+		Type:        m.Type,
+		ID:          m.ID,
+		ThreadID:    m.ThreadID,
+	}
+	if m.EditedAt != nil {
+		j.EditedAt = formatTS(*m.EditedAt)
+	}
+	if len(m.Reactions) > 0 {
+		j.Reactions = make(map[string]chat.Reaction, len(m.Reactions))
+		for k, r := range m.Reactions {
+			if r.Usernames == nil {
+				r.Usernames = []string{}
+			}
+			j.Reactions[k] = r
+		}
+	}
+	for _, f := range m.AllFiles() {
+		j.Files = append(j.Files, jsonFile(f))
+	}
+	return j
+}
+
+// utcAttachments copies attachments with their timestamps in UTC (the caller's
+// slice is not modified), so that every date of a line uses one zone.
+func utcAttachments(in []chat.Attachment) []chat.Attachment {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]chat.Attachment, len(in))
+	for i, a := range in {
+		if a.TS != nil {
+			t := a.TS.UTC().Truncate(time.Millisecond)
+			a.TS = &t
+		}
+		a.Attachments = utcAttachments(a.Attachments)
+		out[i] = a
+	}
+	return out
+}
