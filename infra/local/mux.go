@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"strings"
 
@@ -53,7 +54,7 @@ func ToEvent(r *http.Request) (events.APIGatewayProxyRequest, error) {
 			DomainName: r.Host,
 			HTTPMethod: r.Method,
 			Path:       r.URL.Path,
-			Identity:   events.APIGatewayRequestIdentity{SourceIP: strings.Split(r.RemoteAddr, ":")[0]},
+			Identity:   events.APIGatewayRequestIdentity{SourceIP: sourceIP(r.RemoteAddr)},
 		},
 	}
 	for k, v := range r.Header {
@@ -79,4 +80,12 @@ func WriteResponse(w http.ResponseWriter, resp events.APIGatewayProxyResponse) {
 	}
 	w.WriteHeader(resp.StatusCode)
 	io.WriteString(w, resp.Body)
+}
+
+func sourceIP(remote string) string {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		return remote
+	}
+	return host
 }

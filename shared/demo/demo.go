@@ -24,8 +24,6 @@ package demo
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"time"
 
@@ -152,12 +150,4 @@ func Load(ctx context.Context, sink workspace.Sink, blobs workspace.BlobSink, no
 		s.Messages = end
 	}
 	return s, nil
-}
-
-// hashToken is how the store keeps a token: base64(sha256(token)), standard
-// encoding with padding, Rocket.Chat's hashedToken. (The service has its own
-// copy; the demo needs it only to seed.)
-func hashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return base64.StdEncoding.EncodeToString(sum[:])
 }

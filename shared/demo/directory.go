@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/rooms-export/rooms-export/shared/chat"
+	"github.com/rooms-export/rooms-export/shared/export"
 )
 
 // users is the demo directory. Six authors have non-ASCII names (Latin with
@@ -33,7 +34,7 @@ func tokens(now time.Time) []chat.Token {
 	out := make([]chat.Token, len(creds))
 	for i, c := range creds {
 		out[i] = chat.Token{
-			Hash:      hashToken(c.Token),
+			Hash:      export.HashToken(c.Token),
 			UserID:    c.UserID,
 			CreatedAt: now,
 			Type:      chat.TokenPersonal,

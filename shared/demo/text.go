@@ -4,6 +4,7 @@ package demo
 // a channel link and "{n}" a number. The lines mix plain text, markdown, emoji and several
 // scripts so that any slice of the demo exercises a renderer.
 
+// pools maps each room to the lines its filler is drawn from.
 func pools() map[string][]string {
 	return map[string][]string{
 		GeneralRoomID:    chatterGeneral(),

@@ -33,7 +33,12 @@ func (s *Service) Run(ctx context.Context, jobID string) error {
 	if err != nil {
 		return fmt.Errorf("run %s: %w", jobID, err)
 	}
-	if job.Status != chat.JobQueued {
+	switch {
+	case job.Status == chat.JobQueued:
+	case job.Status == chat.JobRunning && s.now().Sub(job.UpdatedAt) > s.Config.StaleAfter:
+		// A run that died (the Lambda time limit, a crash, a redeploy)
+		// left it running: start it again.
+	default:
 		return nil
 	}
 	job.Status = chat.JobRunning

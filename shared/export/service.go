@@ -20,6 +20,7 @@ type Config struct {
 	AttachmentLimit   int64         // largest archive attached to a mail, bytes
 	InlineMaxMessages int64         // bigger exports run in the background
 	PageSize          int           // messages read per store call
+	StaleAfter        time.Duration // a running job not saved for this long is taken over
 	MailFrom          string        // the From of every mail
 }
 
@@ -34,6 +35,7 @@ func (c Config) WithDefaults() Config {
 	def(&c.RateWindow, 60*time.Second)
 	def(&c.LinkTTL, 7*24*time.Hour)
 	def(&c.PresignTTL, 5*time.Minute)
+	def(&c.StaleAfter, 16*time.Minute) // longer than a Lambda can run
 	if c.RateLimit <= 0 {
 		c.RateLimit = 10
 	}

@@ -100,7 +100,7 @@ func TestSampleEvents(t *testing.T) {
 				if !strings.HasPrefix(link, "https://abcdef1234.execute-api.eu-west-1.amazonaws.com/prod/api/v1/rooms.export.download?") {
 					t.Fatalf("link = %s", link)
 				}
-				if files := w.download(link); len(files) < 2 {
+				if files := w.download(t, link); len(files) < 2 {
 					t.Fatalf("archive entries: %v", keys(files))
 				}
 			}
@@ -119,7 +119,7 @@ func TestSampleEvents(t *testing.T) {
 func TestDocumentationExample(t *testing.T) {
 	w := newDemoWorld(t)
 	resp := w.call(loadEvent(t, "export-file-html.json"))
-	files := w.download(body(t, resp)["url"].(string))
+	files := w.download(t, body(t, resp)["url"].(string))
 	html := string(files[demo.GeneralRoomID+".html"])
 	if !strings.Contains(html, "<html") || !strings.Contains(html, "Content-Security-Policy") {
 		t.Fatalf("not a CSP-protected page: %.300s", html)
@@ -144,7 +144,7 @@ func TestDocumentationExample(t *testing.T) {
 	}
 
 	resp = w.call(loadEvent(t, "export-file-json.json"))
-	files = w.download(body(t, resp)["url"].(string))
+	files = w.download(t, body(t, resp)["url"].(string))
 	doc := files["general.json"]
 	lines := strings.Split(strings.TrimSpace(string(doc)), "\n")
 	if int64(len(lines)) != man.Messages {

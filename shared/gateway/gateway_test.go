@@ -209,7 +209,7 @@ func TestDateEdges(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("%d %s", resp.StatusCode, resp.Body)
 	}
-	files := w.download(body(t, resp)["url"].(string))
+	files := w.download(t, body(t, resp)["url"].(string))
 	doc := files["town-square.json"]
 	var ids []string
 	sc := bufio.NewScanner(bytes.NewReader(doc))
@@ -242,7 +242,7 @@ func TestFileExportEndToEnd(t *testing.T) {
 				!strings.HasPrefix(link, "https://exports.example.com/api/v1/rooms.export.download?") {
 				t.Fatalf("answer = %s", resp.Body)
 			}
-			files := w.download(link)
+			files := w.download(t, link)
 			doc := map[string]string{"html": "chan.html", "json": "town-square.json"}[format]
 			if !strings.Contains(string(files[doc]), "hello 2 in chan") {
 				t.Fatalf("%s lacks the messages; entries: %v", doc, keys(files))
@@ -284,7 +284,7 @@ func TestLinks(t *testing.T) {
 	link := body(t, resp)["url"].(string)
 	// Still valid just before its advertised end, long after a storage URL would have died.
 	w.advance(47 * time.Hour)
-	if files := w.download(link); len(files) != 2 {
+	if files := w.download(t, link); len(files) != 2 {
 		t.Fatalf("entries = %v", keys(files))
 	}
 	w.advance(2 * time.Hour)
@@ -322,7 +322,7 @@ func TestEmailWithMessages(t *testing.T) {
 	if m.Header.Get("Reply-To") != "A1@example.com" {
 		t.Fatalf("Reply-To = %q", m.Header.Get("Reply-To"))
 	}
-	text := allText(t, m)
+	text := allText(t, mails[0])
 	i0, i2 := strings.Index(text, "hello 0 in chan"), strings.Index(text, "hello 2 in chan")
 	if i0 < 0 || i2 < 0 || i0 > i2 || strings.Contains(text, "in grp") {
 		t.Fatalf("body must hold chan-m0 then chan-m2 and nothing of grp:\n%s", text)
@@ -348,7 +348,7 @@ func TestEmailDateRange(t *testing.T) {
 	if m.Header.Get("To") != "A1@example.com" || m.Header.Get("Subject") != "Room export: town-square" {
 		t.Fatalf("headers = %v", m.Header)
 	}
-	zips := attachments(t, m)
+	zips := attachments(t, mails[0])
 	if len(zips) != 1 {
 		t.Fatalf("%d attachments", len(zips))
 	}
@@ -365,11 +365,8 @@ func TestEmailOverAttachmentLimitSendsLink(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("%d %s", resp.StatusCode, resp.Body)
 	}
-	m, err := mail.ReadMessage(bytes.NewReader(w.outbox()[0]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(attachments(t, m)) != 0 || !strings.Contains(allText(t, m), "https://exports.example.com/api/v1/rooms.export.download?") {
+	raw := w.outbox()[0]
+	if len(attachments(t, raw)) != 0 || !strings.Contains(allText(t, raw), "https://exports.example.com/api/v1/rooms.export.download?") {
 		t.Fatalf("mail should carry the link, not the archive")
 	}
 }
@@ -403,6 +400,15 @@ func TestRoutes(t *testing.T) {
 	if r := w.call(events.APIGatewayProxyRequest{Path: PathExport, HTTPMethod: "GET"}); r.StatusCode != 405 {
 		t.Fatalf("GET rooms.export: %d", r.StatusCode)
 	}
+}
+
+func parseMail(t *testing.T, raw []byte) *mail.Message {
+	t.Helper()
+	m, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 func keys(m map[string][]byte) []string {
@@ -459,7 +465,9 @@ func walk(t *testing.T, header map[string][]string, r io.Reader, visit func(ctyp
 	visit(ctype, params, get("Content-Disposition"), data)
 }
 
-func allText(t *testing.T, m *mail.Message) string {
+func allText(t *testing.T, raw []byte) string {
+	t.Helper()
+	m := parseMail(t, raw)
 	var sb strings.Builder
 	walk(t, m.Header, m.Body, func(ctype string, _ map[string]string, _ string, data []byte) {
 		if strings.HasPrefix(ctype, "text/") {
@@ -469,7 +477,9 @@ func allText(t *testing.T, m *mail.Message) string {
 	return sb.String()
 }
 
-func attachments(t *testing.T, m *mail.Message) [][]byte {
+func attachments(t *testing.T, raw []byte) [][]byte {
+	t.Helper()
+	m := parseMail(t, raw)
 	var out [][]byte
 	walk(t, m.Header, m.Body, func(_ string, _ map[string]string, disp string, data []byte) {
 		if strings.HasPrefix(disp, "attachment") {

@@ -150,24 +150,26 @@ func wantError(t *testing.T, resp events.APIGatewayProxyResponse, status int, co
 
 // download follows an export's link: the API's signed link, its redirect,
 // and the presigned file URL. It returns the archive's entries.
-func (w *world) download(link string) map[string][]byte {
-	w.t.Helper()
+func (w *world) download(t *testing.T, link string) map[string][]byte {
+	t.Helper()
 	u, err := url.Parse(link)
 	if err != nil {
-		w.t.Fatal(err)
+		t.Fatal(err)
 	}
-	resp := w.call(events.APIGatewayProxyRequest{Path: u.Path, HTTPMethod: "GET", QueryStringParameters: query(w.t, link)})
+	// API Gateway's REST events carry the path without the stage.
+	path := u.Path[strings.Index(u.Path, "/api/"):]
+	resp := w.call(events.APIGatewayProxyRequest{Path: path, HTTPMethod: "GET", QueryStringParameters: query(t, link)})
 	if resp.StatusCode != 302 {
-		w.t.Fatalf("download link: %d %s", resp.StatusCode, resp.Body)
+		t.Fatalf("download link: %d %s", resp.StatusCode, resp.Body)
 	}
 	got, err := http.Get(resp.Headers["Location"])
 	if err != nil {
-		w.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer got.Body.Close()
 	data, _ := io.ReadAll(got.Body)
 	if got.StatusCode != 200 {
-		w.t.Fatalf("presigned URL: %d %s", got.StatusCode, data)
+		t.Fatalf("presigned URL: %d %s", got.StatusCode, data)
 	}
 	return unzip(w.t, data)
 }

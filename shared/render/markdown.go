@@ -477,6 +477,10 @@ func (r *mdRenderer) emojiSpan(code string) {
 		r.b.WriteString(`<span class="emoji" title="` + html.EscapeString(code) + `">` + u + "</span>")
 		return
 	}
+	if r.f == mailFlavor {
+		r.text(code)
+		return
+	}
 	r.b.WriteString("<span" + r.f.attr(elEmoji) + ">")
 	r.text(code)
 	r.b.WriteString("</span>")

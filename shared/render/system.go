@@ -149,7 +149,7 @@ func systemMessage(m chat.Message) systemText {
 	case "wm":
 		return words("sent a welcome message")
 	}
-	return systemText{Verb: "posted a system message of type", Subject: m.Type, Kind: subjectCode, Detail: msg}
+	return systemText{Verb: "posted a system message of type", Subject: cleanText(m.Type), Kind: subjectCode, Detail: msg}
 }
 
 // plain is the system message as plain text (the mail's text part).
@@ -163,7 +163,7 @@ func (s systemText) plain() string {
 			b.WriteString("@" + s.Subject)
 		case subjectRoom:
 			b.WriteString("#" + s.Subject)
-		case subjectQuoted, subjectCode:
+		case subjectQuoted:
 			b.WriteString("“" + s.Subject + "”")
 		default:
 			b.WriteString(s.Subject)

@@ -208,7 +208,11 @@ func (l *loader) record(ctx context.Context, text []byte) error {
 	case KindBlob:
 		return l.blob(ctx, rec)
 	}
-	return errBadLine{fmt.Errorf("unknown kind %q", rec.Kind)}
+	kind := rec.Kind
+	if len(kind) > 40 {
+		kind = kind[:40] + "…"
+	}
+	return errBadLine{fmt.Errorf("unknown kind %q", kind)}
 }
 
 // errBadLine marks an error in the line itself (as opposed to one from the

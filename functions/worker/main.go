@@ -1,0 +1,64 @@
+// Command worker is the worker Lambda: it runs background exports handed
+// over by the API function (an asynchronous Invoke with {"jobId": ...}) and
+// re-drives jobs that arrive through the export queue. It shares the export
+// service with the API function; only what Run needs is wired.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	_ "time/tzdata" // IANA zones for rendered times
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+
+	"github.com/rooms-export/rooms-export/shared/dynamo"
+	"github.com/rooms-export/rooms-export/shared/export"
+	"github.com/rooms-export/rooms-export/shared/s3store"
+	"github.com/rooms-export/rooms-export/shared/sesmail"
+	"github.com/rooms-export/rooms-export/shared/settings"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	cfg, err := settings.Load(os.Getenv)
+	if err == nil {
+		err = cfg.RequireAWS(true)
+	}
+	if err != nil {
+		log.Error("configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	awsCfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		log.Error("aws configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	a := cfg.AWS
+	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) { o.BaseEndpoint = endpoint(a.DynamoDBEndpoint) })
+	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.BaseEndpoint, o.UsePathStyle = endpoint(a.S3Endpoint), a.S3PathStyle })
+	ses := sesv2.NewFromConfig(awsCfg, func(o *sesv2.Options) { o.BaseEndpoint = endpoint(a.SESEndpoint) })
+
+	store := dynamo.New(db, dynamo.Tables{Directory: a.DirectoryTable, Messages: a.MessagesTable, Jobs: a.JobsTable})
+	svc := &export.Service{
+		Directory: store, Messages: store, Jobs: store, Limiter: store,
+		Files:  s3store.New(s3c, s3.NewPresignClient(s3c), a.Bucket),
+		Mailer: sesmail.New(ses),
+		Links:  export.LinkSigner{Key: []byte(a.LinkSigningKey)},
+		Config: cfg.Export,
+	}
+	w := &Worker{Run: svc.Run, Log: log}
+	lambda.Start(w.Handle)
+}
+
+func endpoint(url string) *string {
+	if url == "" {
+		return nil
+	}
+	return aws.String(url)
+}

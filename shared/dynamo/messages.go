@@ -1,0 +1,291 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/rooms-export/rooms-export/shared/chat"
+	"github.com/rooms-export/rooms-export/shared/export"
+)
+
+// hiddenMark starts the sort key of a hidden copy; it sorts after every
+// digit, so no time range of visible keys reaches a hidden one.
+const hiddenMark = "h"
+
+// msKey is the sort-key prefix of every message of the millisecond ms.
+func msKey(ms int64) string { return sortableInt(ms) }
+
+// messageSK is a message's sort key: <ts>#<_id>, with the hidden mark
+// before it for a hidden copy.
+func messageSK(ms int64, id string, hidden bool) string {
+	k := msKey(ms) + "#" + id
+	if hidden {
+		return hiddenMark + k
+	}
+	return k
+}
+
+// rangeEnd is a sort key after every key of the millisecond ms and before
+// every key of the next one: "$" follows the "#" separator.
+func rangeEnd(ms int64) string { return msKey(ms) + "$" }
+
+// messageRange is the part of a room a query reads: sort keys in [lo, hi],
+// starting after start when it is set. ok is false when the range is empty.
+type messageRange struct {
+	lo, hi, start string
+}
+
+// pageRange computes the sort-key range of a page: [From, To] at
+// millisecond precision, rounded inwards (stored ts have ms precision), and
+// strictly after the cursor. An exact cursor inside the range becomes the
+// query's ExclusiveStartKey; a cursor with sub-millisecond precision starts
+// at the next millisecond, since nothing stored at floor(ts) is after it.
+func pageRange(from, to time.Time, after export.Cursor) (messageRange, bool) {
+	fromMs, toMs := ceilMillis(from), floorMillis(to)
+	if fromMs > toMs {
+		return messageRange{}, false
+	}
+	r := messageRange{lo: msKey(fromMs), hi: rangeEnd(toMs)}
+	if after.IsZero() {
+		return r, true
+	}
+	if after.TS.Nanosecond()%int(time.Millisecond) != 0 {
+		afterMs := floorMillis(after.TS)
+		if afterMs >= toMs {
+			return messageRange{}, false
+		}
+		if afterMs+1 > fromMs {
+			r.lo = msKey(afterMs + 1)
+		}
+		return r, true
+	}
+	a := msKey(floorMillis(after.TS)) + "#" + after.ID
+	switch {
+	case a >= r.hi:
+		return messageRange{}, false
+	case a >= r.lo:
+		r.start = a
+	}
+	return r, true
+}
+
+// queryInput is a Query of the room's sort keys in r.
+func (s *Store) queryInput(rid string, r messageRange) *dynamodb.QueryInput {
+	in := &dynamodb.QueryInput{
+		TableName:                &s.t.Messages,
+		KeyConditionExpression:   ptr("#pk = :pk AND #sk BETWEEN :lo AND :hi"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#sk": attrSK},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": attrS(rid), ":lo": attrS(r.lo), ":hi": attrS(r.hi),
+		},
+	}
+	if r.start != "" {
+		in.ExclusiveStartKey = itemKey(rid, r.start)
+	}
+	return in
+}
+
+// MessagePage returns the room's visible messages with From <= ts <= To
+// (inclusive, millisecond precision), strictly after q.After in (ts, _id)
+// order: Rocket.Chat's Messages.findVisibleByRoomIdBetweenTimestamps sorted
+// by ts, with _id breaking ties so that keyset paging is exact. It asks for
+// one message more than the limit, so more is true exactly when another
+// message follows the page; it Queries on when DynamoDB stops a response
+// early (at 1 MB).
+func (s *Store) MessagePage(ctx context.Context, q export.MessageQuery) ([]chat.Message, bool, error) {
+	if q.Limit <= 0 {
+		return nil, false, fmt.Errorf("dynamo: message page %s: limit %d is not positive", q.RoomID, q.Limit)
+	}
+	r, ok := pageRange(q.From, q.To, q.After)
+	if !ok || checkKeyPart("rid", q.RoomID) != nil {
+		return nil, false, ctx.Err()
+	}
+	want := min(q.Limit, math.MaxInt32-1) + 1
+	in := s.queryInput(q.RoomID, r)
+	p := projection(attrData)
+	in.ProjectionExpression = &p.expr
+	for ph, name := range p.names {
+		in.ExpressionAttributeNames[ph] = name
+	}
+	msgs := make([]chat.Message, 0, min(want, 1024))
+	more := false
+	for {
+		in.Limit = ptr(int32(want - len(msgs)))
+		out, err := s.api.Query(ctx, in)
+		if err != nil {
+			return nil, false, fmt.Errorf("dynamo: message page %s: %w", q.RoomID, err)
+		}
+		for _, item := range out.Items {
+			if len(msgs) == q.Limit {
+				more = true
+				break
+			}
+			var m chat.Message
+			if err := decodeData(item, &m); err != nil {
+				return nil, false, fmt.Errorf("dynamo: message page %s: %w", q.RoomID, err)
+			}
+			msgs = append(msgs, m)
+		}
+		if more || len(out.LastEvaluatedKey) == 0 {
+			return msgs, more, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// CountMessages counts the room's visible messages with from <= ts <= to,
+// exactly (the port allows an estimate), with COUNT Queries that return no
+// items.
+func (s *Store) CountMessages(ctx context.Context, rid string, from, to time.Time) (int64, error) {
+	r, ok := pageRange(from, to, export.Cursor{})
+	if !ok || checkKeyPart("rid", rid) != nil {
+		return 0, ctx.Err()
+	}
+	in := s.queryInput(rid, r)
+	in.Select = types.SelectCount
+	var n int64
+	for {
+		out, err := s.api.Query(ctx, in)
+		if err != nil {
+			return 0, fmt.Errorf("dynamo: count messages %s: %w", rid, err)
+		}
+		n += int64(out.Count)
+		if len(out.LastEvaluatedKey) == 0 {
+			return n, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// MessagesByID returns the visible messages of the room among ids, each once,
+// in (ts, _id) order; ids of other rooms, hidden copies and unknown ids are
+// ignored, as Rocket.Chat's rooms.export (email with messages) filters by rid.
+// It reads the ids' pointers, then the messages they point at: two batched
+// reads whatever the number of ids.
+func (s *Store) MessagesByID(ctx context.Context, rid string, ids []string) ([]chat.Message, error) {
+	if checkKeyPart("rid", rid) != nil || len(ids) == 0 {
+		return nil, ctx.Err()
+	}
+	seen := make(map[string]bool, len(ids))
+	var keys []map[string]types.AttributeValue
+	for _, id := range ids {
+		if seen[id] || checkKeyPart("message id", id) != nil {
+			continue
+		}
+		seen[id] = true
+		keys = append(keys, itemKey(pfxMsg+id, noSort))
+	}
+	ptrs, err := s.batchGet(ctx, s.t.Directory, keys, false, attrRoom, attrMsgKey)
+	if err != nil {
+		return nil, fmt.Errorf("dynamo: messages by id in %s: %w", rid, err)
+	}
+	keys = keys[:0]
+	for _, p := range ptrs {
+		room, _ := getS(p, attrRoom)
+		mk, ok := getS(p, attrMsgKey)
+		if room != rid || !ok || strings.HasPrefix(mk, hiddenMark) {
+			continue
+		}
+		keys = append(keys, itemKey(rid, mk))
+	}
+	items, err := s.batchGet(ctx, s.t.Messages, keys, false, attrSK, attrData)
+	if err != nil {
+		return nil, fmt.Errorf("dynamo: messages by id in %s: %w", rid, err)
+	}
+	// the sort keys of one room are in (ts, _id) order
+	slices.SortFunc(items, func(a, b map[string]types.AttributeValue) int {
+		ka, _ := getS(a, attrSK)
+		kb, _ := getS(b, attrSK)
+		return strings.Compare(ka, kb)
+	})
+	out := make([]chat.Message, len(items))
+	for i, item := range items {
+		if err := decodeData(item, &out[i]); err != nil {
+			return nil, fmt.Errorf("dynamo: messages by id in %s: %w", rid, err)
+		}
+	}
+	return out, nil
+}
+
+// PutMessages upserts messages. ts is truncated to the millisecond and stored
+// in UTC, as Rocket.Chat's MongoDB dates are; the same id twice in one call
+// stores the last. A re-put that changes ts, room or _hidden moves the
+// message, leaving exactly one copy. Without transactions the writes go in
+// three steps, each repaired by putting the same messages again if a failure
+// cuts it short: (1) the messages at their new keys, with the pointers of
+// messages never seen before; (2) the deletion of old copies of moved
+// messages; (3) the pointers of moved messages. Until step 2 ends a moved
+// message may be read at both places; it is never missing.
+func (s *Store) PutMessages(ctx context.Context, msgs []chat.Message) error {
+	if len(msgs) == 0 {
+		return ctx.Err()
+	}
+	last := make(map[string]int, len(msgs))
+	for i, m := range msgs {
+		if err := checkKeyPart("message id", m.ID); err != nil {
+			return fmt.Errorf("dynamo: put messages: record %d: %w", i, err)
+		}
+		if err := checkKeyPart("message rid", m.RoomID); err != nil {
+			return fmt.Errorf("dynamo: put messages: message %s: %w", m.ID, err)
+		}
+		last[m.ID] = i
+	}
+	keys := make([]map[string]types.AttributeValue, 0, len(last))
+	for i, m := range msgs {
+		if last[m.ID] == i {
+			keys = append(keys, itemKey(pfxMsg+m.ID, noSort))
+		}
+	}
+	ptrs, err := s.batchGet(ctx, s.t.Directory, keys, true, attrPK, attrRoom, attrMsgKey)
+	if err != nil {
+		return fmt.Errorf("dynamo: put messages: read pointers: %w", err)
+	}
+	type place struct{ rid, mk string }
+	olds := make(map[string]place, len(ptrs))
+	for _, p := range ptrs {
+		pk, _ := getS(p, attrPK)
+		room, _ := getS(p, attrRoom)
+		mk, _ := getS(p, attrMsgKey)
+		olds[strings.TrimPrefix(pk, pfxMsg)] = place{room, mk}
+	}
+
+	var puts, deletes, moves []write
+	for i, m := range msgs {
+		if last[m.ID] != i {
+			continue
+		}
+		ms := floorMillis(m.TS)
+		m.TS = time.UnixMilli(ms).UTC()
+		now := place{m.RoomID, messageSK(ms, m.ID, m.Hidden)}
+		item, err := dataItem(now.rid, now.mk, m)
+		if err != nil {
+			return fmt.Errorf("dynamo: put messages: message %s: %w", m.ID, err)
+		}
+		puts = append(puts, putReq(s.t.Messages, item))
+		ptr := itemKey(pfxMsg+m.ID, noSort)
+		ptr[attrRoom], ptr[attrMsgKey] = attrS(now.rid), attrS(now.mk)
+		old, had := olds[m.ID]
+		switch {
+		case !had:
+			puts = append(puts, putReq(s.t.Directory, ptr))
+		case old != now:
+			if old.rid != "" && old.mk != "" {
+				deletes = append(deletes, deleteReq(s.t.Messages, old.rid, old.mk))
+			}
+			moves = append(moves, putReq(s.t.Directory, ptr))
+		}
+	}
+	for _, step := range [][]write{puts, deletes, moves} {
+		if err := s.batchWrite(ctx, step); err != nil {
+			return fmt.Errorf("dynamo: put messages: %w", err)
+		}
+	}
+	return nil
+}
