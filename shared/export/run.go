@@ -90,8 +90,8 @@ func (s *Service) fail(ctx context.Context, jobID, reason string) {
 	ctx = context.WithoutCancel(ctx)
 	for range 3 {
 		job, err := s.Jobs.Job(ctx, jobID)
-		if err != nil {
-			return
+		if err != nil || !job.Active() {
+			return // gone, or already ended with its own outcome
 		}
 		job.Status, job.Error = chat.JobFailed, reason
 		if err := s.save(ctx, &job); errors.Is(err, chat.ErrConflict) {
