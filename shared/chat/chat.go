@@ -105,7 +105,8 @@ type Message struct {
 	TS           time.Time           `json:"ts"`
 	Msg          string              `json:"msg"`
 	U            UserRef             `json:"u"`
-	Type         string              `json:"t,omitempty"` // system-message type, e.g. "uj", "r"
+	Type         string              `json:"t,omitempty"`    // system-message type, e.g. "uj", "r"
+	Role         string              `json:"role,omitempty"` // subscription-role-added/-removed: the role
 	ThreadID     string              `json:"tmid,omitempty"`
 	Attachments  []Attachment        `json:"attachments,omitempty"`
 	File         *FileRef            `json:"file,omitempty"`

@@ -39,8 +39,8 @@ func (g *gen) general(f demoFiles) {
 	sys("topic", at(2019, 1, 3, 9, 0, 0, 0), "admin", "room_changed_topic", g.rooms[rid].Topic)
 	sys("description", at(2019, 1, 3, 9, 1, 0, 0), "admin", "room_changed_description", "Everyone is here. Be kind; no <b>HTML</b> please.")
 	sys("announcement", at(2020, 11, 20, 8, 0, 0, 0), "admin", "room_changed_announcement", "**Maintenance** on Saturday, 02:00–04:00 UTC 🔧")
-	sys("role-added", at(2019, 2, 1, 10, 0, 0, 0), "admin", "subscription-role-added", "zoe")
-	sys("role-removed", at(2019, 6, 1, 10, 0, 0, 0), "admin", "subscription-role-removed", "zoe")
+	g.add(withRole(g.system(rid, "role-added", at(2019, 2, 1, 10, 0, 0, 0), "admin", "subscription-role-added", "zoe"), "moderator"))
+	g.add(withRole(g.system(rid, "role-removed", at(2019, 6, 1, 10, 0, 0, 0), "admin", "subscription-role-removed", "zoe"), "moderator"))
 	sys("muted", at(2020, 4, 1, 8, 30, 0, 0), "admin", "user-muted", "dave")
 	sys("unmuted", at(2020, 4, 8, 8, 30, 0, 0), "admin", "user-unmuted", "dave")
 	sys("removed-message", at(2020, 7, 7, 10, 0, 0, 0), "alice", "rm", "")
@@ -172,7 +172,7 @@ func (g *gen) project(f demoFiles) {
 	sys("renamed", at(2020, 6, 1, 9, 1, 0, 0), "bob", "r", "project-phoenix") // was "phoenix"
 	sys("add-alice", at(2020, 6, 1, 9, 2, 0, 0), "bob", "au", "alice")
 	sys("add-admin", at(2020, 6, 1, 9, 3, 0, 0), "bob", "au", "admin")
-	sys("role-alice", at(2020, 6, 2, 9, 0, 0, 0), "bob", "subscription-role-added", "alice")
+	g.add(withRole(g.system(rid, "role-alice", at(2020, 6, 2, 9, 0, 0, 0), "bob", "subscription-role-added", "alice"), "leader"))
 	g.add(g.message(rid, "kickoff", at(2020, 6, 1, 9, 5, 0, 0), "bob", "Kick-off: Phoenix is **confidential** until launch. 🤫"))
 	budget := g.message(rid, "file-budget", at(2021, 3, 4, 10, 0, 0, 0), "bob", "Budget for the year")
 	withFiles(&budget, "Numbers as agreed on Monday", f.budget)
@@ -216,4 +216,10 @@ func (g *gen) team(f demoFiles) {
 	both := g.message(rid, "file-diagram", at(2020, 2, 3, 16, 0, 0, 0), "orjan", "Architecture diagram and the README")
 	withFiles(&both, "Two files in one message", f.diagram, f.readme)
 	g.add(cfg, both)
+}
+
+// withRole sets the role a subscription-role-added/-removed message names.
+func withRole(m chat.Message, role string) chat.Message {
+	m.Role = role
+	return m
 }

@@ -192,12 +192,12 @@ func (s *Service) build(ctx context.Context, job *chat.Job) (err error) {
 	}
 	hdr := render.Header{Room: room, From: job.From, To: job.To, Location: loc, ExportedAt: exportedAt, ExportedBy: owner.DisplayName(), Total: job.Total}
 	if err := doc.Begin(hdr); err != nil {
-		return fmt.Errorf("render: %w", err)
+		return err
 	}
 	var count, withFiles int64
 	err = s.eachMessage(ctx, job.RoomID, job.From, job.To, func(m chat.Message) error {
 		if err := doc.Message(m); err != nil {
-			return fmt.Errorf("render %s: %w", m.ID, err)
+			return err
 		}
 		count++
 		if len(m.AllFiles()) > 0 {
@@ -215,7 +215,7 @@ func (s *Service) build(ctx context.Context, job *chat.Job) (err error) {
 		return err
 	}
 	if err := doc.End(count); err != nil {
-		return fmt.Errorf("render: %w", err)
+		return err
 	}
 	a.close()
 

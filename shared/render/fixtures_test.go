@@ -54,7 +54,7 @@ func sampleMessages() []chat.Message {
 		{ID: "m12", Msg: "carol", U: alice, Type: "au"},
 		{ID: "m13", Msg: "new-name", U: alice, Type: "r"},
 		{ID: "m14", Msg: "Quarterly planning", U: alice, Type: "room_changed_topic"},
-		{ID: "m15", Msg: "dave", U: alice, Type: "subscription-role-added"},
+		{ID: "m15", Msg: "dave", U: alice, Type: "subscription-role-added", Role: "moderator"},
 		{ID: "m16", Msg: "", U: alice, Type: "message_pinned", Attachments: []chat.Attachment{{Text: "the pinned *text*", AuthorName: "bob", TS: ptr(at(-time.Hour))}}},
 		{ID: "m17", Msg: "", U: bob, Type: "some-future-type"},
 		{ID: "m18", Msg: "a reply in the thread", U: bob, ThreadID: "m01"},

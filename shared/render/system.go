@@ -81,10 +81,15 @@ func systemMessage(m chat.Message) systemText {
 	case "room_changed_avatar":
 		return words("changed the room avatar")
 	case "subscription-role-added":
-		// Rocket.Chat keeps the role in message.role, which the domain
-		// type does not carry: the line names the user, not the role.
+		// Rocket.Chat keeps the role in message.role: "set @x as owner".
+		if role := strings.TrimSpace(cleanText(m.Role)); role != "" {
+			return user("set", " as "+role)
+		}
 		return user("gave", " a room role")
 	case "subscription-role-removed":
+		if role := strings.TrimSpace(cleanText(m.Role)); role != "" {
+			return user("removed", " as "+role)
+		}
 		return user("took a room role from", "")
 	case "message_pinned":
 		return words("pinned a message")

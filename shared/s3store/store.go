@@ -145,9 +145,10 @@ func checkKey(key string) error {
 
 // disposition is the Content-Disposition offered to downloaders: attachment,
 // with the name sanitised by chat.SafeName (the key's last segment when
-// empty) and encoded by mime.FormatMediaType, which quotes ASCII names and
-// writes others as RFC 2231 filename*=utf-8''…, so the header stays ASCII as
-// S3 requires.
+// empty) and encoded by mime.FormatMediaType, which quotes an ASCII name
+// (filename="general 2024.zip") and writes any other as an RFC 2231 extended
+// parameter (filename*=utf-8 and the percent-encoded bytes), so the header
+// stays ASCII as S3 requires.
 func disposition(fileName, key string) string {
 	name := chat.SafeName(fileName, path.Base(key))
 	if v := mime.FormatMediaType("attachment", map[string]string{"filename": name}); v != "" {

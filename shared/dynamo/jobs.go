@@ -1,0 +1,275 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/rooms-export/rooms-export/shared/chat"
+)
+
+// Partition key prefixes of the Jobs table (see the package comment).
+const (
+	pfxJob    = "job#"
+	pfxActive = "active#"
+	pfxRate   = "rate#"
+)
+
+// checkJob rejects jobs that cannot be keyed.
+func checkJob(j chat.Job) error {
+	if err := checkKeyPart("job id", j.ID); err != nil {
+		return err
+	}
+	if err := checkKeyPart("job owner", j.OwnerID); err != nil {
+		return fmt.Errorf("job %s: %w", j.ID, err)
+	}
+	if len(j.DedupKey) > maxKeyPart {
+		return fmt.Errorf("job %s: dedup key is longer than %d bytes", j.ID, maxKeyPart)
+	}
+	return nil
+}
+
+// stamp is the stored form of UpdatedAt: RFC 3339 in UTC with every
+// nanosecond, one string per instant whatever the zone it was given in, so
+// the condition of UpdateJob compares instants.
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// jobTTL is the Unix second after which a job record may go: JobRetention
+// after ExpiresAt. A job without ExpiresAt never expires (ok is false).
+func (s *Store) jobTTL(j chat.Job) (ttl int64, ok bool) {
+	if j.ExpiresAt.IsZero() {
+		return 0, false
+	}
+	return unixCeil(j.ExpiresAt.Add(s.jobRetention)), true
+}
+
+// jobItem is the item of a job.
+func (s *Store) jobItem(j chat.Job) (map[string]types.AttributeValue, error) {
+	item, err := dataItem(pfxJob+j.ID, noSort, j)
+	if err != nil {
+		return nil, err
+	}
+	item[attrUpdated] = attrS(stamp(j.UpdatedAt))
+	if ttl, ok := s.jobTTL(j); ok {
+		item[TTLAttribute] = attrN(ttl)
+	}
+	return item, nil
+}
+
+// activeSK is the sort key of a job's entry in its owner's active index:
+// the dedup key (length first, so no key is a prefix of another's entries),
+// then createdAt and id, so the newest job is the last of the range.
+func activeSK(j chat.Job) string {
+	return activePrefix(j.DedupKey) + sortableInstant(j.CreatedAt) + "#" + j.ID
+}
+
+// activePrefix is the sort-key prefix of the entries with that dedup key.
+func activePrefix(dedupKey string) string {
+	return strconv.Itoa(len(dedupKey)) + "#" + dedupKey + "#"
+}
+
+// activeItem is the active-index entry of a job.
+func (s *Store) activeItem(j chat.Job) map[string]types.AttributeValue {
+	item := itemKey(pfxActive+j.OwnerID, activeSK(j))
+	item[attrID] = attrS(j.ID)
+	if ttl, ok := s.jobTTL(j); ok {
+		item[TTLAttribute] = attrN(ttl)
+	}
+	return item
+}
+
+// putActive writes the active-index entry of a job.
+func (s *Store) putActive(ctx context.Context, j chat.Job) error {
+	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.t.Jobs, Item: s.activeItem(j)})
+	if err != nil {
+		return fmt.Errorf("index active job: %w", err)
+	}
+	return nil
+}
+
+// CreateJob stores a new export job; chat.ErrConflict when the id exists
+// (a conditional put: attribute_not_exists(pk)). An active job's index
+// entry is written first: should the job's put fail, the entry is one that
+// ActiveJob checks against the job and skips.
+func (s *Store) CreateJob(ctx context.Context, job chat.Job) error {
+	if err := checkJob(job); err != nil {
+		return fmt.Errorf("dynamo: create job: %w", err)
+	}
+	if err := s.createJob(ctx, job); err != nil {
+		return fmt.Errorf("dynamo: create job %s: %w", job.ID, err)
+	}
+	return nil
+}
+
+func (s *Store) createJob(ctx context.Context, job chat.Job) error {
+	item, err := s.jobItem(job)
+	if err != nil {
+		return err
+	}
+	if job.Active() {
+		if err := s.putActive(ctx, job); err != nil {
+			return err
+		}
+	}
+	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                &s.t.Jobs,
+		Item:                     item,
+		ConditionExpression:      ptr("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
+	})
+	if isConditionFailed(err) {
+		return chat.ErrConflict
+	}
+	return err
+}
+
+// Job returns the job with that id (a strongly consistent read: the status
+// endpoint follows the worker's updates). A job past its ttl is not found.
+func (s *Store) Job(ctx context.Context, id string) (chat.Job, error) {
+	j, err := s.job(ctx, id)
+	if err != nil {
+		return chat.Job{}, fmt.Errorf("dynamo: get job %s: %w", id, err)
+	}
+	return j, nil
+}
+
+func (s *Store) job(ctx context.Context, id string) (chat.Job, error) {
+	if checkKeyPart("job id", id) != nil {
+		return chat.Job{}, chat.ErrNotFound
+	}
+	item, err := s.getItem(ctx, s.t.Jobs, pfxJob+id, noSort, true, attrData, TTLAttribute)
+	if err != nil {
+		return chat.Job{}, err
+	}
+	if item == nil || expired(item, s.now()) {
+		return chat.Job{}, chat.ErrNotFound
+	}
+	var j chat.Job
+	if err := decodeData(item, &j); err != nil {
+		return chat.Job{}, err
+	}
+	return j, nil
+}
+
+// UpdateJob replaces the job if its stored UpdatedAt equals prevUpdatedAt
+// (optimistic locking: a put with the condition updatedAt = :prev);
+// chat.ErrConflict otherwise, chat.ErrNotFound when there is no such job (or
+// it is past its ttl). The job's active-index entry is written before the
+// put and the entry it no longer has deleted after it; a failed delete only
+// leaves an entry ActiveJob skips, and is not reported.
+func (s *Store) UpdateJob(ctx context.Context, job chat.Job, prevUpdatedAt time.Time) error {
+	if err := checkJob(job); err != nil {
+		return fmt.Errorf("dynamo: update job: %w", err)
+	}
+	if err := s.updateJob(ctx, job, prevUpdatedAt); err != nil {
+		return fmt.Errorf("dynamo: update job %s: %w", job.ID, err)
+	}
+	return nil
+}
+
+func (s *Store) updateJob(ctx context.Context, job chat.Job, prevUpdatedAt time.Time) error {
+	item, err := s.jobItem(job)
+	if err != nil {
+		return err
+	}
+	if job.Active() {
+		if err := s.putActive(ctx, job); err != nil {
+			return err
+		}
+	}
+	out, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                &s.t.Jobs,
+		Item:                     item,
+		ConditionExpression:      ptr("#u = :prev AND (attribute_not_exists(#ttl) OR #ttl > :now)"),
+		ExpressionAttributeNames: map[string]string{"#u": attrUpdated, "#ttl": TTLAttribute},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":prev": attrS(stamp(prevUpdatedAt)), ":now": attrN(s.now().Unix()),
+		},
+		ReturnValues: types.ReturnValueAllOld,
+	})
+	if isConditionFailed(err) {
+		// no such job, or another update won: tell which
+		if _, err := s.job(ctx, job.ID); err != nil {
+			return err
+		}
+		return chat.ErrConflict
+	}
+	if err != nil {
+		return err
+	}
+	var old chat.Job
+	if decodeData(out.Attributes, &old) != nil || !old.Active() {
+		return nil
+	}
+	if job.Active() && old.OwnerID == job.OwnerID && activeSK(old) == activeSK(job) {
+		return nil
+	}
+	// best effort: a stale entry is skipped by ActiveJob and expires
+	_, _ = s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: &s.t.Jobs,
+		Key:       itemKey(pfxActive+old.OwnerID, activeSK(old)),
+	})
+	return nil
+}
+
+// ActiveJob returns the owner's newest queued or running job created with
+// dedupKey, so that a repeated identical request joins the export in flight
+// (SPEC §7); chat.ErrNotFound when there is none. It Queries the owner's
+// index entries for the key, newest first, and returns the first whose job
+// is still active and still has that owner, key and creation time.
+func (s *Store) ActiveJob(ctx context.Context, ownerID, dedupKey string) (chat.Job, error) {
+	j, err := s.activeJob(ctx, ownerID, dedupKey)
+	if err != nil {
+		return chat.Job{}, fmt.Errorf("dynamo: active job of %s: %w", ownerID, err)
+	}
+	return j, nil
+}
+
+func (s *Store) activeJob(ctx context.Context, ownerID, dedupKey string) (chat.Job, error) {
+	if checkKeyPart("owner", ownerID) != nil || len(dedupKey) > maxKeyPart {
+		return chat.Job{}, chat.ErrNotFound
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                &s.t.Jobs,
+		KeyConditionExpression:   ptr("#pk = :pk AND begins_with(#sk, :prefix)"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#sk": attrSK, "#id": attrID, "#ttl": TTLAttribute},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": attrS(pfxActive + ownerID), ":prefix": attrS(activePrefix(dedupKey)),
+		},
+		ProjectionExpression: ptr("#sk, #id, #ttl"),
+		ScanIndexForward:     ptr(false),
+		ConsistentRead:       ptr(true),
+	}
+	now := s.now()
+	for {
+		out, err := s.api.Query(ctx, in)
+		if err != nil {
+			return chat.Job{}, err
+		}
+		for _, entry := range out.Items {
+			id, _ := getS(entry, attrID)
+			sk, _ := getS(entry, attrSK)
+			if expired(entry, now) || id == "" {
+				continue
+			}
+			j, err := s.job(ctx, id)
+			if errNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return chat.Job{}, err
+			}
+			if j.Active() && j.OwnerID == ownerID && j.DedupKey == dedupKey && activeSK(j) == sk {
+				return j, nil
+			}
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return chat.Job{}, chat.ErrNotFound
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
