@@ -113,7 +113,7 @@ func (e *Emulator) Stop() {
 func Config(endpoint string) aws.Config {
 	return aws.Config{
 		Region:           "us-east-1",
-		Credentials:      credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", ""),
+		Credentials:      credentials.NewStaticCredentialsProvider("S3RVER", "S3RVER", ""), // s3rver accepts only these; the others accept any
 		BaseEndpoint:     aws.String(endpoint),
 		RetryMaxAttempts: 3,
 	}

@@ -269,17 +269,17 @@ func (s *Store) PutMessages(ctx context.Context, msgs []chat.Message) error {
 			return fmt.Errorf("dynamo: put messages: message %s: %w", m.ID, err)
 		}
 		puts = append(puts, putReq(s.t.Messages, item))
-		ptr := itemKey(pfxMsg+m.ID, noSort)
-		ptr[attrRoom], ptr[attrMsgKey] = attrS(now.rid), attrS(now.mk)
+		pointer := itemKey(pfxMsg+m.ID, noSort)
+		pointer[attrRoom], pointer[attrMsgKey] = attrS(now.rid), attrS(now.mk)
 		old, had := olds[m.ID]
 		switch {
 		case !had:
-			puts = append(puts, putReq(s.t.Directory, ptr))
+			puts = append(puts, putReq(s.t.Directory, pointer))
 		case old != now:
 			if old.rid != "" && old.mk != "" {
 				deletes = append(deletes, deleteReq(s.t.Messages, old.rid, old.mk))
 			}
-			moves = append(moves, putReq(s.t.Directory, ptr))
+			moves = append(moves, putReq(s.t.Directory, pointer))
 		}
 	}
 	for _, step := range [][]write{puts, deletes, moves} {

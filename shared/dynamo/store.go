@@ -53,7 +53,8 @@
 // deletes such items up to days late and dynalite never does, so reads treat
 // an item whose ttl has passed as absent. Rate-limit counters need no such
 // filter: their key holds the window start, so an ended window is never read
-// again.
+// again. The clock is Options.Now: tests that build jobs around fixed dates
+// must pass the same fixed clock, or their jobs read as long expired.
 package dynamo
 
 import (

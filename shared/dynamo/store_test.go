@@ -157,6 +157,14 @@ func TestAPIHasNoScan(t *testing.T) {
 	if !slices.Equal(methods, want) {
 		t.Errorf("API methods = %v, want exactly %v", methods, want)
 	}
+	// the policy actions the template grants follow the interface
+	var actions []string
+	for _, m := range methods {
+		actions = append(actions, "dynamodb:"+m)
+	}
+	if got := IAMActions(); !slices.Equal(got, actions) {
+		t.Errorf("IAMActions() = %v, want %v", got, actions)
+	}
 }
 
 func TestTableDefinitions(t *testing.T) {
@@ -566,5 +574,40 @@ func TestLargeBatchesAndBigPages(t *testing.T) {
 	}
 	if n, err := s.CountMessages(ctx, "big", base, base.Add(time.Hour)); err != nil || n != 40 {
 		t.Errorf("CountMessages of 4 MB = %d, %v; want 40", n, err)
+	}
+}
+
+// BenchmarkMessagePage pages through a room of 10,000 messages, 500 at a
+// time, as an export does; ns/op is the whole room.
+func BenchmarkMessagePage(b *testing.B) {
+	s, ctx := New(client, freshTables(b)), b.Context()
+	ts := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	msgs := make([]chat.Message, 0, 10000)
+	for i := range cap(msgs) {
+		msgs = append(msgs, chat.Message{ID: fmt.Sprintf("m%06d", i), RoomID: "r1", TS: ts.Add(time.Duration(i) * time.Second),
+			Msg: "hello world", U: chat.UserRef{ID: "u1", Username: "alice"}})
+	}
+	if err := s.PutMessages(ctx, msgs); err != nil {
+		b.Fatal(err)
+	}
+	q := export.MessageQuery{RoomID: "r1", From: ts, To: ts.Add(24 * time.Hour), Limit: 500}
+	for b.Loop() {
+		q.After = export.Cursor{}
+		n := 0
+		for {
+			page, more, err := s.MessagePage(ctx, q)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += len(page)
+			if !more {
+				break
+			}
+			last := page[len(page)-1]
+			q.After = export.Cursor{TS: last.TS, ID: last.ID}
+		}
+		if n != len(msgs) {
+			b.Fatalf("paged %d messages, want %d", n, len(msgs))
+		}
 	}
 }

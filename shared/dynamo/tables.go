@@ -12,9 +12,9 @@ import (
 
 // TableDefinitions are the three tables as CreateTable inputs: pk (S, HASH)
 // and sk (S, RANGE), on-demand billing. template.yaml declares the same key
-// schemas (plus what CreateTable cannot say: point-in-time recovery, and the
-// TimeToLiveSpecification on TTLAttribute of the Jobs table), and a test
-// compares them.
+// schemas, plus what CreateTable cannot say: point-in-time recovery and a
+// TimeToLiveSpecification on TTLAttribute (only Jobs items carry it; on the
+// other tables it is harmless).
 func TableDefinitions(t Tables) []dynamodb.CreateTableInput {
 	defs := make([]dynamodb.CreateTableInput, 0, 3)
 	for _, name := range []string{t.Directory, t.Messages, t.Jobs} {
@@ -60,4 +60,14 @@ func CreateTables(ctx context.Context, client *dynamodb.Client, t Tables) error 
 		}
 	}
 	return nil
+}
+
+// IAMActions are the DynamoDB actions a Store sends — one per method of API —
+// for least-privilege policies (CreateTables needs dynamodb:CreateTable and
+// dynamodb:DescribeTable besides, and only where tables are created).
+func IAMActions() []string {
+	return []string{
+		"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
+		"dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
+	}
 }

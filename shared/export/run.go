@@ -18,6 +18,10 @@ import (
 	"github.com/rooms-export/rooms-export/shared/render"
 )
 
+// ExportsPrefix is where archives are stored; the bucket's lifecycle rule
+// expires objects under it.
+const ExportsPrefix = "exports/"
+
 // progressEvery is how many messages pass between progress saves.
 const progressEvery = 5000
 
@@ -163,7 +167,7 @@ func (s *Service) build(ctx context.Context, job *chat.Job) (err error) {
 	}
 	exportedAt := s.now()
 	job.FileName = archiveName(exportedAt, owner, job)
-	job.Key = "exports/" + job.ID + "/" + job.FileName
+	job.Key = ExportsPrefix + job.ID + "/" + job.FileName
 	ow, err := s.Files.Create(ctx, job.Key, ObjectInfo{ContentType: "application/zip", FileName: job.FileName, Expires: job.ExpiresAt})
 	if err != nil {
 		return fmt.Errorf("create %s: %w", job.Key, err)

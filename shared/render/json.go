@@ -3,7 +3,6 @@ package render
 import (
 	"encoding/json"
 	"io"
-	"time"
 
 	"github.com/rooms-export/rooms-export/shared/chat"
 )
@@ -15,13 +14,28 @@ type jsonMessage struct {
 	Msg         string                   `json:"msg"`
 	Username    string                   `json:"username"`
 	TS          string                   `json:"ts"`
-	Attachments []chat.Attachment        `json:"attachments,omitempty"`
+	Attachments []jsonAttachment         `json:"attachments,omitempty"`
 	Type        string                   `json:"type,omitempty"`
 	ID          string                   `json:"_id"`
 	ThreadID    string                   `json:"tmid,omitempty"`
 	EditedAt    string                   `json:"editedAt,omitempty"`
 	Reactions   map[string]chat.Reaction `json:"reactions,omitempty"` // encoding/json sorts the keys
 	Files       []jsonFile               `json:"files,omitempty"`
+}
+
+// jsonAttachment is one attachment: chat.Attachment's keys in its order,
+// with ts written like every other date of the line.
+type jsonAttachment struct {
+	Title       string           `json:"title,omitempty"`
+	TitleLink   string           `json:"title_link,omitempty"`
+	Text        string           `json:"text,omitempty"`
+	Description string           `json:"description,omitempty"`
+	AuthorName  string           `json:"author_name,omitempty"`
+	MessageLink string           `json:"message_link,omitempty"`
+	ImageURL    string           `json:"image_url,omitempty"`
+	Type        string           `json:"type,omitempty"`
+	TS          string           `json:"ts,omitempty"`
+	Attachments []jsonAttachment `json:"attachments,omitempty"`
 }
 
 // jsonFile is one entry of "files": always all four keys.
@@ -84,7 +98,7 @@ func toJSON(m chat.Message) jsonMessage {
 		Msg:         m.Msg,
 		Username:    m.U.Username,
 		TS:          formatTS(m.TS),
-		Attachments: utcAttachments(m.Attachments),
+		Attachments: jsonAttachments(m.Attachments),
 		Type:        m.Type,
 		ID:          m.ID,
 		ThreadID:    m.ThreadID,
@@ -107,20 +121,22 @@ func toJSON(m chat.Message) jsonMessage {
 	return j
 }
 
-// utcAttachments copies attachments with their timestamps in UTC (the caller's
-// slice is not modified), so that every date of a line uses one zone.
-func utcAttachments(in []chat.Attachment) []chat.Attachment {
+// jsonAttachments maps attachments with their timestamps in the line's one
+// format (UTC, three fraction digits); the caller's slice is not modified.
+func jsonAttachments(in []chat.Attachment) []jsonAttachment {
 	if len(in) == 0 {
 		return nil
 	}
-	out := make([]chat.Attachment, len(in))
+	out := make([]jsonAttachment, len(in))
 	for i, a := range in {
-		if a.TS != nil {
-			t := a.TS.UTC().Truncate(time.Millisecond)
-			a.TS = &t
+		out[i] = jsonAttachment{
+			Title: a.Title, TitleLink: a.TitleLink, Text: a.Text, Description: a.Description,
+			AuthorName: a.AuthorName, MessageLink: a.MessageLink, ImageURL: a.ImageURL, Type: a.Type,
+			Attachments: jsonAttachments(a.Attachments),
 		}
-		a.Attachments = utcAttachments(a.Attachments)
-		out[i] = a
+		if a.TS != nil {
+			out[i].TS = formatTS(*a.TS)
+		}
 	}
 	return out
 }

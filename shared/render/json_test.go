@@ -153,7 +153,7 @@ func TestJSONRoundTrip(t *testing.T) {
 	want := jsonMessage{
 		Msg: in.Msg, Username: "zoë.m", TS: "2021-03-04T05:06:07.008Z", ID: "m1", ThreadID: "m0",
 		EditedAt:    "2021-03-04T05:07:07.008Z",
-		Attachments: []chat.Attachment{{Title: "t", TitleLink: "https://example.com", Text: "x", TS: ptr(at(time.Second)), Attachments: []chat.Attachment{{AuthorName: "bob", Text: "nested"}}}},
+		Attachments: []jsonAttachment{{Title: "t", TitleLink: "https://example.com", Text: "x", TS: "2021-03-04T05:06:08.008Z", Attachments: []jsonAttachment{{AuthorName: "bob", Text: "nested"}}}},
 		Reactions:   map[string]chat.Reaction{":a:": {Usernames: []string{}}, ":b:": {Usernames: []string{"x", "y"}}},
 		Files:       []jsonFile{{ID: "f1", Name: "a b.png", Type: "image/png", Size: 12}},
 	}
@@ -171,6 +171,23 @@ func TestJSONRoundTrip(t *testing.T) {
 	// The caller's message is not modified by the UTC conversion.
 	if !in.Attachments[0].TS.Equal(origAttTS) || in.Attachments[0].TS.Location() != origAttTS.Location() {
 		t.Errorf("the input attachment's ts was modified")
+	}
+}
+
+func TestJSONDatesHaveOneFormat(t *testing.T) {
+	// Every date of a line is UTC with exactly three fraction digits, the
+	// attachments' too, whatever the stored zone and precision.
+	whole := time.Date(2021, 3, 4, 5, 6, 7, 0, time.FixedZone("X", -5*3600))
+	fine := time.Date(2021, 3, 4, 5, 6, 7, 123456789, time.UTC)
+	line := jsonLines(t, []chat.Message{{ID: "m1", U: bob, TS: whole, EditedAt: &fine,
+		Attachments: []chat.Attachment{{Text: "q", TS: &whole, Attachments: []chat.Attachment{{Text: "n", TS: &fine}}}}}})[0]
+	for _, want := range []string{`"ts":"2021-03-04T10:06:07.000Z"`, `"editedAt":"2021-03-04T05:06:07.123Z"`, `"ts":"2021-03-04T05:06:07.123Z"`} {
+		if !bytes.Contains(line, []byte(want)) {
+			t.Errorf("line lacks %s: %s", want, line)
+		}
+	}
+	if bytes.Count(line, []byte(`"ts":"2021-03-04T10:06:07.000Z"`)) != 2 {
+		t.Errorf("the message and its attachment should both carry the .000Z form: %s", line)
 	}
 }
 

@@ -1,12 +1,15 @@
 package render
 
 import (
+	"hash/fnv"
 	"html/template"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/rooms-export/rooms-export/shared/chat"
 )
@@ -28,21 +31,26 @@ const maxAttachmentDepth = 4
 // user text (the templates escape them); template.HTML fields were built by
 // markdown, which escapes.
 type messageView struct {
-	ID       string
-	Day      string // set when a day separator precedes the message
-	DayISO   string
-	Author   string
-	Username string
-	Time     string
-	TimeISO  string
-	DateTime string // date and time, for the mail
-	System   *systemView
-	Body     template.HTML
-	ThreadID string
-	Edited   *editedView
-	Files    []fileView
-	Atts     []attachmentView
-	Reacts   []reactionView
+	ID           string
+	Day          string // set when a day separator precedes the message
+	DayISO       string
+	DayContinued bool // the separator repeats the day at the top of a page
+	Seq          bool // grouped under the previous message of the same author
+	Author       string
+	Initials     string // the avatar's letters
+	Avatar       string // the avatar's colour class
+	Username     string
+	Time         string
+	TimeISO      string
+	DateTime     string // date and time, for the mail
+	System       *systemView
+	Body         template.HTML
+	ThreadID     string
+	Thread       *threadView // page only: how the reply links to its parent
+	Edited       *editedView
+	Files        []fileView
+	Atts         []attachmentView
+	Reacts       []reactionView
 
 	// For the mail's text part.
 	rawText string
@@ -113,6 +121,8 @@ func newMessageView(m chat.Message, loc *time.Location, f flavor) messageView {
 	v := messageView{
 		ID:       m.ID,
 		Author:   cleanText(authorName(m.U)),
+		Initials: initials(cleanText(authorName(m.U))),
+		Avatar:   avatarClass(m.U),
 		Username: cleanText(m.U.Username),
 		Time:     ts.Format(clockLayout),
 		TimeISO:  ts.Format(isoLayout),
@@ -144,6 +154,47 @@ func authorName(u chat.UserRef) string {
 		return u.Name
 	}
 	return u.Username
+}
+
+// initials are the letters of an avatar, as Rocket.Chat's generated avatars
+// show them: the first letter or digit of the first two words of a name
+// ("Alice Liddell" → "AL", "rocket.cat" → "RC"), or of the first word alone
+// when its script has no capitals (李雷 → 李, أميرة الحداد → أ), where two
+// letters side by side would not read as initials; "?" when there is none.
+func initials(name string) string {
+	var out []rune
+	for w := range strings.FieldsFuncSeq(name, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		r, _ := utf8.DecodeRuneInString(w)
+		if unicode.ToUpper(r) == unicode.ToLower(r) {
+			if len(out) == 0 {
+				out = append(out, r)
+			}
+			break
+		}
+		out = append(out, unicode.ToUpper(r))
+		if len(out) == 2 {
+			break
+		}
+	}
+	if len(out) == 0 {
+		return "?"
+	}
+	return string(out)
+}
+
+// avatarColors is how many avatar colour classes the stylesheet defines.
+const avatarColors = 8
+
+// avatarClass picks an avatar colour from the user, so that one person
+// keeps one colour through the export.
+func avatarClass(u chat.UserRef) string {
+	key := u.ID
+	if key == "" {
+		key = u.Username
+	}
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return "c" + strconv.Itoa(int(h.Sum32()%avatarColors))
 }
 
 // newSystemView prepares a system message.
@@ -333,6 +384,14 @@ func byteSize(n int64) string {
 // count writes a number with thousands separators and the right plural:
 // "1 message", "12,345 messages".
 func count(n int64, one, many string) string {
+	if n == 1 {
+		return formatInt(n) + " " + one
+	}
+	return formatInt(n) + " " + many
+}
+
+// formatInt writes a number with thousands separators: "12,345".
+func formatInt(n int64) string {
 	s := strconv.FormatInt(n, 10)
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
@@ -347,8 +406,5 @@ func count(n int64, one, many string) string {
 	if neg {
 		out = "-" + out
 	}
-	if n == 1 {
-		return out + " " + one
-	}
-	return out + " " + many
+	return out
 }

@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -93,6 +94,7 @@ var allowedTags = map[string]bool{
 	"p": true, "div": true, "span": true, "dl": true, "dt": true, "dd": true, "time": true,
 	"a": true, "br": true, "strong": true, "em": true, "del": true, "code": true, "pre": true,
 	"blockquote": true, "q": true, "ul": true, "li": true, "img": true, "b": true,
+	"nav": true, "section": true, "ol": true, "h3": true,
 }
 
 // allowedAttrs are the only attributes the renderers emit.
@@ -100,7 +102,21 @@ var allowedAttrs = map[string]bool{
 	"lang": true, "charset": true, "http-equiv": true, "content": true, "name": true,
 	"class": true, "id": true, "href": true, "src": true, "alt": true, "loading": true,
 	"title": true, "datetime": true, "rel": true, "target": true, "style": true,
+	"tabindex": true, "aria-label": true, "aria-hidden": true, "aria-current": true, "aria-labelledby": true,
 }
+
+// fixedAttrs are attributes whose values are fixed by the templates: user
+// content never reaches them.
+var fixedAttrs = map[string]map[string]bool{
+	"tabindex":     {"-1": true},
+	"aria-label":   {"Messages": true, "Reactions": true, "Pages": true},
+	"aria-hidden":  {"true": true},
+	"aria-current": {"page": true},
+}
+
+// bookLink matches the links between the entries of a book: ./index.html and
+// ./<name>-NNNN.html with an optional #msg- or #day- fragment.
+var bookLink = regexp.MustCompile(`^\./(index\.html|[^/?#"<> ]+-[0-9]{4,}\.html(#(msg|day)-[^"<> ]*)?)$`)
 
 // checkSafe asserts that a rendered document can run no script, load
 // nothing from outside, and shows payloads only as text.
@@ -125,7 +141,8 @@ func checkSafe(t *testing.T, doc []byte, mail bool) {
 				// Links go to the page itself, the archive's assets, or
 				// http, https and mailto — nothing else.
 				if !(strings.HasPrefix(val, "https://") || strings.HasPrefix(val, "http://") || strings.HasPrefix(val, "mailto:") ||
-					strings.HasPrefix(val, "#msg-") || strings.HasPrefix(val, "assets/")) {
+					strings.HasPrefix(val, "#msg-") || strings.HasPrefix(val, "assets/") || val == "#messages" || val == "#contents" ||
+					bookLink.MatchString(a.Val)) {
 					t.Errorf("unexpected href %q", a.Val)
 				}
 				if strings.Contains(val, "javascript:") || strings.Contains(val, "vbscript:") || strings.ContainsAny(val, "\"<> \t\n") {
@@ -141,6 +158,14 @@ func checkSafe(t *testing.T, doc []byte, mail bool) {
 				}
 				if strings.Contains(val, "url(") || strings.Contains(val, "expression") || strings.Contains(val, "<") {
 					t.Errorf("style attribute %q", a.Val)
+				}
+			case "tabindex", "aria-label", "aria-hidden", "aria-current":
+				if !fixedAttrs[key][a.Val] {
+					t.Errorf("%s=%q on <%s>: not a value the templates write", a.Key, a.Val, n.Data)
+				}
+			case "aria-labelledby":
+				if byID(root, a.Val) == nil {
+					t.Errorf("aria-labelledby=%q names no element", a.Val)
 				}
 			case "http-equiv", "charset", "content":
 				if n.Data != "meta" {

@@ -161,7 +161,8 @@ func disposition(fileName, key string) string {
 // makes while the object is written and committed. The object carries
 // info.ContentType, a Content-Disposition naming info.FileName, and
 // info.Expires as its Expires header (the deletion itself is the bucket's
-// lifecycle rule). Nothing is sent to S3 until a part fills or Commit.
+// lifecycle rule). Nothing is sent to S3 until more than one part has been
+// written, or Commit.
 func (s *Store) Create(ctx context.Context, key string, info export.ObjectInfo) (export.ObjectWriter, error) {
 	if err := checkKey(key); err != nil {
 		return nil, fmt.Errorf("s3store: create: %w", err)
@@ -220,6 +221,8 @@ type partResult struct {
 	err  error
 }
 
+// Write buffers p, uploading each part once it is full and more bytes
+// follow. A failure aborts the upload; the writer is then finished.
 func (w *writer) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
@@ -370,10 +373,19 @@ func (w *writer) abortUpload() error {
 		Key:      aws.String(w.key),
 		UploadId: aws.String(w.uploadID),
 	})
-	if err != nil {
+	if err != nil && !isNoSuchUpload(err) {
 		return fmt.Errorf("s3store: abort multipart upload of %s: %w", w.key, err)
 	}
 	return nil
+}
+
+// isNoSuchUpload reports whether S3 says the upload is gone: already aborted
+// (a retried abort whose first answer was lost) or completed. Either way
+// nothing is pending, which is what an abort is for.
+func isNoSuchUpload(err error) bool {
+	var nsu *types.NoSuchUpload
+	var api smithy.APIError
+	return errors.As(err, &nsu) || (errors.As(err, &api) && api.ErrorCode() == "NoSuchUpload")
 }
 
 // Commit makes the object visible: a PutObject when it fits in one part,

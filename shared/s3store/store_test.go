@@ -376,6 +376,28 @@ func TestFailedCommitLeavesPreviousVersion(t *testing.T) {
 	}
 }
 
+func TestAbortOfAnUploadAlreadyGone(t *testing.T) {
+	b := backends[0]
+	rec := &recorder{API: b.client, abortTwice: true}
+	st := b.store(rec, s3store.MinPartSize)
+	key := newKey(t, "gone.zip")
+	w := create(t, st, key)
+	if _, err := w.Write(random(t, s3store.MinPartSize+1)); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	// The second abort gets NoSuchUpload: nothing is pending, so that is success.
+	if err := w.Abort(); err != nil {
+		t.Errorf("Abort of an upload already aborted = %v, want nil", err)
+	}
+	if c := rec.snapshot(); len(c.aborted) != 1 {
+		t.Errorf("aborted %v, want one upload", c.aborted)
+	}
+	if n := b.pendingUploads(t, key); n != 0 {
+		t.Errorf("%d multipart uploads left", n)
+	}
+	fsWantNotFound(t, st, key, "after Abort")
+}
+
 func TestCancelledContextStillAborts(t *testing.T) {
 	b := backends[0]
 	rec := &recorder{API: b.client}
@@ -577,6 +599,9 @@ type recorder struct {
 	s3store.API
 	failPart int
 	failOp   string
+	// abortTwice aborts each upload once before the call it records, as a
+	// retry whose first answer was lost would.
+	abortTwice bool
 
 	mu    sync.Mutex
 	calls calls
@@ -668,6 +693,11 @@ func (r *recorder) AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipa
 	r.mu.Unlock()
 	if err := r.note("AbortMultipartUpload"); err != nil {
 		return nil, err
+	}
+	if r.abortTwice {
+		if _, err := r.API.AbortMultipartUpload(ctx, in, opts...); err != nil {
+			return nil, err
+		}
 	}
 	return r.API.AbortMultipartUpload(ctx, in, opts...)
 }
