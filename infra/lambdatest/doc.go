@@ -1,0 +1,7 @@
+// Package lambdatest runs the real Lambda binaries end to end: the API and
+// worker bootstraps, built by the Makefile's SAM build targets, each under
+// the AWS Lambda runtime interface emulator (aws-lambda-rie), against the
+// DynamoDB, S3 and SES emulators. The API function's real service/lambda
+// client hands background exports to the worker's emulator. Its tests are
+// the proof that what `sam build` packs works; it has no other code.
+package lambdatest
