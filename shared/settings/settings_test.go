@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -58,5 +59,19 @@ func TestVarsAreDocumented(t *testing.T) {
 			t.Errorf("%s: undocumented or listed twice", v.Name)
 		}
 		seen[v.Name] = true
+	}
+}
+
+// TestREADMEListsEveryVariable keeps the README's configuration reference in
+// step with the code.
+func TestREADMEListsEveryVariable(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range Vars {
+		if !strings.Contains(string(b), "`"+v.Name+"`") {
+			t.Errorf("README.md does not document %s", v.Name)
+		}
 	}
 }
