@@ -63,7 +63,9 @@ func newSession(t *testing.T) *session {
 			s.mu.Unlock()
 			// A dialog blocks the page until answered; answer from
 			// outside the event loop, which must not run commands.
-			go func() { _, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false}) }()
+			go func() {
+				_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+			}()
 		}
 	})
 	if err != nil {

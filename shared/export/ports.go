@@ -100,6 +100,17 @@ type ObjectWriter interface {
 	Abort() error
 }
 
+// Upload is an ObjectWriter whose progress survives the process: a big
+// export spans several worker invocations, and the next one continues the
+// archive where the last checkpoint left it (issue 4) instead of starting
+// over, as Rocket.Chat's single-process export would have to.
+type Upload interface {
+	ObjectWriter
+	// Persisted returns how many bytes are durably stored and the opaque
+	// state (JSON-serialisable bytes, small: at most a few KB per GB) that resumes the upload after them.
+	Persisted() (n int64, state []byte)
+}
+
 // ObjectInfo describes an object being created.
 type ObjectInfo struct {
 	ContentType string
@@ -111,6 +122,14 @@ type ObjectInfo struct {
 type FileStore interface {
 	// Create starts writing an object under key.
 	Create(ctx context.Context, key string, info ObjectInfo) (ObjectWriter, error)
+	// StartUpload begins an object like Create, but its upload outlives this
+	// process: Persisted tells how far it is durable and how to resume it.
+	StartUpload(ctx context.Context, key string, info ObjectInfo) (Upload, error)
+	// ResumeUpload reopens an upload from the state a Persisted call returned.
+	// The returned Upload is positioned right after the persisted bytes: the
+	// caller writes what follows them. Resuming twice from the same state, or
+	// after Commit or Abort, must fail or be harmless — never corrupt the object.
+	ResumeUpload(ctx context.Context, key string, info ObjectInfo, state []byte) (Upload, error)
 	// Open reads an object; chat.ErrNotFound when it does not exist.
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
 	// Delete removes an object; deleting a missing object is not an error.

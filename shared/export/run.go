@@ -182,17 +182,21 @@ func (s *Service) build(ctx context.Context, job *chat.Job) (err error) {
 	buf := bufio.NewWriterSize(counted, 256<<10)
 	a := &archive{zw: zip.NewWriter(buf), modified: exportedAt, skipped: []manifestSkip{}}
 
-	// The document.
-	docName := documentName(room, job.Format)
-	w, err := a.create(docName, true)
-	if err != nil {
-		return err
-	}
+	// The document: one JSON entry, or the HTML page (pages and an
+	// index.html when the room is big), each page an entry of its own.
 	var doc render.Document
 	if job.Format == chat.FormatJSON {
+		w, err := a.create(documentName(room, job.Format), true)
+		if err != nil {
+			return err
+		}
 		doc = render.NewJSON(w)
 	} else {
-		doc = render.NewHTML(w)
+		doc = render.NewHTMLBook(func(name string) (io.Writer, error) { return a.create(name, true) }, render.BookOptions{
+			PerPage:  s.Config.HTMLPerPage,
+			BaseName: chat.SafeName(room.ID, "room"),
+			Options:  render.Options{Parents: s.threadParent(ctx, room.ID)},
+		})
 	}
 	hdr := render.Header{Room: room, From: job.From, To: job.To, Location: loc, ExportedAt: exportedAt, ExportedBy: owner.DisplayName(), Total: job.Total}
 	if err := doc.Begin(hdr); err != nil {
@@ -276,6 +280,22 @@ func (s *Service) build(ctx context.Context, job *chat.Job) (err error) {
 	committed = true
 	job.Exported, job.Bytes = count, counted.n
 	return nil
+}
+
+// threadParent looks up a thread parent for the HTML document, which links
+// a reply to the page holding its parent or quotes a parent from outside
+// the exported range (render.Options.Parents).
+func (s *Service) threadParent(ctx context.Context, rid string) func(id string) (chat.Message, error) {
+	return func(id string) (chat.Message, error) {
+		msgs, err := s.Messages.MessagesByID(ctx, rid, []string{id})
+		if err != nil {
+			return chat.Message{}, fmt.Errorf("thread parent %s: %w", id, err)
+		}
+		if len(msgs) == 0 {
+			return chat.Message{}, fmt.Errorf("thread parent %s: %w", id, chat.ErrNotFound)
+		}
+		return msgs[0], nil
+	}
 }
 
 // writeAsset copies one uploaded file into assets/. A file whose record or

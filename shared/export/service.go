@@ -7,6 +7,8 @@ package export
 import (
 	"crypto/rand"
 	"time"
+
+	"github.com/rooms-export/rooms-export/shared/render"
 )
 
 // Config holds the service's limits and defaults. Zero values are replaced
@@ -21,6 +23,7 @@ type Config struct {
 	InlineMaxMessages int64         // bigger exports run in the background
 	PageSize          int           // messages read per store call
 	StaleAfter        time.Duration // a running job not saved for this long is taken over
+	HTMLPerPage       int           // messages per HTML page; bigger exports get pages and an index.html
 	MailFrom          string        // the From of every mail
 }
 
@@ -44,6 +47,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.InlineMaxMessages <= 0 {
 		c.InlineMaxMessages = 20000
+	}
+	if c.HTMLPerPage <= 0 {
+		c.HTMLPerPage = render.DefaultPerPage
 	}
 	if c.PageSize <= 0 {
 		c.PageSize = 500

@@ -488,3 +488,21 @@ func attachments(t *testing.T, raw []byte) [][]byte {
 	})
 	return out
 }
+
+func TestPagedHTMLExport(t *testing.T) {
+	w := newWorld(t, export.Config{HTMLPerPage: 2})
+	seed(t, w)
+	resp := w.post("A1", tokenOf("A1"), fileBody("chan", "html"))
+	files := w.download(t, body(t, resp)["url"].(string))
+	for _, name := range []string{"index.html", "chan-0001.html", "chan-0002.html", "manifest.json"} {
+		if len(files[name]) == 0 {
+			t.Fatalf("no %s in %v", name, keys(files))
+		}
+	}
+	if _, single := files["chan.html"]; single {
+		t.Fatal("a paged export has no single page")
+	}
+	if !strings.Contains(string(files["chan-0002.html"]), "hello 2 in chan") {
+		t.Fatal("page 2 lacks the third message")
+	}
+}

@@ -20,6 +20,9 @@ func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
 	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatalf("update %s: %v", path, err)
+		}
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatalf("update %s: %v", path, err)
 		}
@@ -91,6 +94,28 @@ func TestGoldenHTML(t *testing.T) {
 
 func TestGoldenJSON(t *testing.T) {
 	golden(t, "export.ndjson", renderDoc(t, newJSONBuf, sampleHeader(berlin(t)), sampleMessages()))
+}
+
+// TestGoldenBook pins the pages and the index of an export split into
+// pages: 26 sample messages at 10 a page, with a thread reply (m18, page 2)
+// whose parent (m01) is on page 1.
+func TestGoldenBook(t *testing.T) {
+	msgs := sampleMessages()
+	parents := func(id string) (chat.Message, error) {
+		for _, m := range msgs {
+			if m.ID == id {
+				return m, nil
+			}
+		}
+		return chat.Message{}, chat.ErrNotFound
+	}
+	e := renderBook(t, BookOptions{PerPage: 10, BaseName: "GENERAL", Options: Options{Parents: parents}}, 26, berlin(t), msgs)
+	if len(e.names) != 4 {
+		t.Fatalf("entries %v", e.names)
+	}
+	for _, name := range e.names {
+		golden(t, filepath.Join("book", name), e.data[name].Bytes())
+	}
 }
 
 func TestGoldenMail(t *testing.T) {

@@ -3,6 +3,13 @@
 // exportRoomMessagesToFile), and the mail body Rocket.Chat's sendViaEmail
 // builds from hand-picked messages.
 //
+// NewJSON writes the JSON lines that MessageSchema (a versioned JSON Schema,
+// schema/message-v1.schema.json) describes. NewHTML writes one page;
+// NewHTMLBook writes that same page for a normal room and, for a big one,
+// pages of DefaultPerPage messages with an index.html, so that no export is
+// too big for a browser to open. Times and day boundaries follow
+// Header.Location in HTML and mail; JSON dates are always UTC.
+//
 // Documents stream: each message is rendered into a small reused buffer and
 // then written in one call, so memory does not grow with the room and a
 // failure never leaves half a message behind. Every piece of user content in
@@ -27,7 +34,10 @@ type Header struct {
 	Location   *time.Location // zone for rendered times and day boundaries (nil = UTC)
 	ExportedAt time.Time
 	ExportedBy string // display name of the user who exported
-	Total      int64  // estimated message count, 0 when unknown
+	// Total is the estimated message count, 0 when unknown. The page
+	// header shows it ("about N messages"), and NewHTMLBook splits the
+	// export into pages when it is above BookOptions.PerPage.
+	Total int64
 }
 
 // Document streams one export document: Begin, then Message for each message

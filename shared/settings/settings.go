@@ -68,6 +68,7 @@ var Vars = []Var{
 	{"LINK_TTL", "168h", "lifetime of download links and archives (Go duration)", ScopeService},
 	{"ATTACHMENT_LIMIT_BYTES", "10485760", "largest archive attached to a mail; bigger ones are sent as a link", ScopeService},
 	{"INLINE_MAX_MESSAGES", "20000", "exports with more messages run in the background", ScopeService},
+	{"HTML_PER_PAGE", "10000", "messages per HTML page; bigger exports get pages and an index.html", ScopeService},
 	{"MAIL_FROM", "rooms-export@localhost", "the From address of every mail", ScopeService},
 	{"DIRECTORY_TABLE", "", "AWS: DynamoDB table of users, tokens, permissions, rooms, subscriptions, uploads", ScopeAWS},
 	{"MESSAGES_TABLE", "", "AWS: DynamoDB table of messages (partition: room, sort: ts#id)", ScopeAWS},
@@ -122,6 +123,9 @@ func Load(getenv func(string) string) (Settings, error) {
 		return s, err
 	}
 	s.Export.InlineMaxMessages = int64(inline)
+	if s.Export.HTMLPerPage, err = positiveInt(get, "HTML_PER_PAGE"); err != nil {
+		return s, err
+	}
 	s.Export.MailFrom = get("MAIL_FROM")
 	s.Export = s.Export.WithDefaults()
 	s.AWS = AWS{
