@@ -148,6 +148,7 @@ func TestEmailThroughSES(t *testing.T) {
 type sesMail struct {
 	Subject     string
 	To          []string
+	Text, HTML  string
 	Attachments int
 }
 
@@ -164,6 +165,10 @@ func sesStore(t *testing.T) struct{ Emails []sesMail } {
 			Destination struct {
 				To []string `json:"to"`
 			} `json:"destination"`
+			Body struct {
+				Text string `json:"text"`
+				HTML string `json:"html"`
+			} `json:"body"`
 			Attachments []json.RawMessage `json:"attachments"`
 		} `json:"emails"`
 	}
@@ -172,9 +177,33 @@ func sesStore(t *testing.T) struct{ Emails []sesMail } {
 	}
 	var out struct{ Emails []sesMail }
 	for _, e := range raw.Emails {
-		out.Emails = append(out.Emails, sesMail{Subject: e.Subject, To: e.Destination.To, Attachments: len(e.Attachments)})
+		out.Emails = append(out.Emails, sesMail{Subject: e.Subject, To: e.Destination.To, Text: e.Body.Text, HTML: e.Body.HTML, Attachments: len(e.Attachments)})
 	}
 	return out
+}
+
+// TestSelectedMessagesThroughSES is Rocket.Chat's form: the chosen messages
+// rendered into the body (HTML with inline styles, and plain text).
+func TestSelectedMessagesThroughSES(t *testing.T) {
+	resp, body := st.call(t, readEvent(t, "export-email-messages.json"))
+	if resp.StatusCode != 200 || body["success"] != true {
+		t.Fatalf("%d %s", resp.StatusCode, resp.Body)
+	}
+	for _, m := range sesStore(t).Emails {
+		if m.Subject != "Selected messages" {
+			continue
+		}
+		for _, part := range []string{m.Text, m.HTML} {
+			if !strings.Contains(part, "Guten Morgen! Wer kommt heute ins Büro?") || !strings.Contains(part, "בוקר טוב לכולם!") {
+				t.Fatalf("body lacks the selected messages:\n%s", part)
+			}
+		}
+		if strings.Contains(m.HTML, "<style") || !strings.Contains(m.HTML, "style=") {
+			t.Fatal("mail HTML must use inline styles only")
+		}
+		return
+	}
+	t.Fatal("no mail with the selected messages in the SES emulator")
 }
 
 // download follows a signed link through the API function (302) to the
