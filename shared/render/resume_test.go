@@ -1,0 +1,110 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/rooms-export/rooms-export/shared/chat"
+)
+
+// resumedBook renders msgs, stopping after each of the cut points: it
+// snapshots the document, drops it, and resumes a new one from the snapshot
+// on the entry being written — as an export moving to another process does.
+func resumedBook(t *testing.T, opts BookOptions, h Header, msgs []chat.Message, cuts map[int]bool) *entries {
+	t.Helper()
+	e := newEntries()
+	var cur string // the entry being written
+	open := func(name string) (io.Writer, error) {
+		cur = name
+		return e.open(name)
+	}
+	var d Document = NewHTMLBook(open, opts)
+	must(t, d.Begin(h))
+	for i, m := range msgs {
+		if cuts[i] {
+			snap, err := d.(Snapshotter).Snapshot()
+			must(t, err)
+			if d, err = ResumeHTMLBook(open, opts, h, e.data[cur], snap); err != nil {
+				t.Fatal(err)
+			}
+		}
+		must(t, d.Message(m))
+	}
+	must(t, d.End(int64(len(msgs))))
+	return e
+}
+
+func TestResumedHTMLEqualsUninterrupted(t *testing.T) {
+	msgs := generated(95, 37*time.Minute) // several days, threads, grouping
+	for _, tc := range []struct {
+		name  string
+		opts  BookOptions
+		total int64
+	}{
+		{"single page", BookOptions{PerPage: 1000, BaseName: "GENERAL"}, 95},
+		{"book", BookOptions{PerPage: 20, BaseName: "GENERAL"}, 95},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := sampleHeader(time.UTC)
+			h.Total = tc.total
+			want := renderBook(t, tc.opts, tc.total, time.UTC, msgs)
+			cuts := map[int]bool{1: true, 20: true, 21: true, 40: true, 57: true, 94: true}
+			got := resumedBook(t, tc.opts, h, msgs, cuts)
+			if fmt.Sprint(got.names) != fmt.Sprint(want.names) {
+				t.Fatalf("entries %v, want %v", got.names, want.names)
+			}
+			for _, name := range want.names {
+				if !bytes.Equal(got.data[name].Bytes(), want.data[name].Bytes()) {
+					t.Fatalf("%s differs after resuming", name)
+				}
+			}
+		})
+	}
+}
+
+func TestResumedJSONEqualsUninterrupted(t *testing.T) {
+	msgs := sampleMessages()
+	var want, got bytes.Buffer
+	d := NewJSON(&want)
+	must(t, d.Begin(sampleHeader(nil)))
+	for _, m := range msgs {
+		must(t, d.Message(m))
+	}
+	must(t, d.End(int64(len(msgs))))
+
+	d = NewJSON(&got)
+	must(t, d.Begin(sampleHeader(nil)))
+	for i, m := range msgs {
+		if i == len(msgs)/2 {
+			snap, err := d.(Snapshotter).Snapshot()
+			must(t, err)
+			if d, err = ResumeJSON(&got, snap); err != nil {
+				t.Fatal(err)
+			}
+		}
+		must(t, d.Message(m))
+	}
+	must(t, d.End(int64(len(msgs))))
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Fatal("JSON differs after resuming")
+	}
+}
+
+func TestResumeRefusesForeignSnapshots(t *testing.T) {
+	if _, err := ResumeJSON(&bytes.Buffer{}, []byte(`{"kind":"html"}`)); err == nil {
+		t.Fatal("JSON resumed from an HTML snapshot")
+	}
+	if _, err := ResumeHTMLBook(newEntries().open, BookOptions{}, sampleHeader(nil), &bytes.Buffer{}, []byte(`{"kind":"json"}`)); err == nil {
+		t.Fatal("HTML resumed from a JSON snapshot")
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
