@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -99,8 +100,9 @@ func run(m *testing.M) (int, error) {
 		"EXPORTS_BUCKET=" + bucket, "LINK_SIGNING_KEY=" + signingKey, "MAIL_FROM=exports@example.com",
 		"DYNAMODB_ENDPOINT=" + s.ddb.Endpoint, "S3_ENDPOINT=" + s.s3.Endpoint, "S3_FORCE_PATH_STYLE=true",
 		"SES_ENDPOINT=" + s.ses.Endpoint,
-		// Exports over 1,000 messages go to the worker: the demo's general room has more.
-		"INLINE_MAX_MESSAGES=1000",
+		// No time for inline work: every export is handed to the worker at
+		// its first checkpoint, through the real service/lambda client.
+		"INLINE_BUDGET=1ns",
 	}
 	if s.worker, err = startRIE(rieBin, filepath.Join(tmp, "WorkerFunction", "bootstrap"), env); err != nil {
 		return 0, err
@@ -152,12 +154,30 @@ func (s *stack) stop() {
 type rie struct {
 	url string
 	cmd *exec.Cmd
-	log *bytes.Buffer
+	log *lockedBuffer
+}
+
+// lockedBuffer collects a process's output while tests read it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func startRIE(bin, bootstrap string, env []string) (*rie, error) {
 	port, api := freePort(), freePort()
-	r := &rie{url: "http://127.0.0.1:" + strconv.Itoa(port), log: &bytes.Buffer{}}
+	r := &rie{url: "http://127.0.0.1:" + strconv.Itoa(port), log: &lockedBuffer{}}
 	r.cmd = exec.Command(bin,
 		"--runtime-interface-emulator-address", "127.0.0.1:"+strconv.Itoa(port),
 		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(api),

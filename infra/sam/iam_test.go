@@ -116,6 +116,9 @@ func TestPoliciesMatchTheAdapters(t *testing.T) {
 	}
 	for _, op := range methods[lambdainvoke.API](t) {
 		grant("ApiFunction", mapped(t, "lambdainvoke.API", lambdaActions, op), []string{"!GetAtt WorkerFunction.Arn"})
+		// A worker run that is out of time invokes the next one.
+		grant("WorkerFunction", mapped(t, "lambdainvoke.API", lambdaActions, op),
+			[]string{"!Sub arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-worker"})
 	}
 
 	for _, fn := range s.functions(t) {

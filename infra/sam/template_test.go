@@ -135,7 +135,7 @@ func TestParameters(t *testing.T) {
 	s := loadStack(t)
 	for _, name := range []string{
 		"SenderEmail", "LinkSigningKey", "LinkTTL", "ExportRetentionDays", "AttachmentLimitBytes",
-		"RateLimitCalls", "InlineMaxMessages", "PublicUrl", "LogLevel", "ApiThrottleRate", "ApiThrottleBurst",
+		"RateLimitCalls", "InlineBudget", "WorkerBudget", "PublicUrl", "LogLevel", "ApiThrottleRate", "ApiThrottleBurst",
 	} {
 		if _, ok := s.Parameters[name]; !ok {
 			t.Errorf("parameter %s is missing", name)

@@ -57,6 +57,13 @@ type Job struct {
 	UpdatedAt time.Time  `json:"updatedAt"`
 	ExpiresAt time.Time  `json:"expiresAt"` // the archive and its link expire then
 	DoneAt    *time.Time `json:"doneAt,omitempty"`
+
+	// StartedAt is when the first run began: the export's time in its
+	// header, entry times and file name, the same across resumed runs.
+	StartedAt *time.Time `json:"startedAt,omitempty"`
+	// Checkpoint names the saved state a resumed run goes on from ("" before
+	// the first checkpoint and after the end).
+	Checkpoint string `json:"checkpoint,omitempty"`
 }
 
 // Active reports whether the job is still queued or running.

@@ -144,8 +144,9 @@ func (s *Service) rateLimit(ctx context.Context, u chat.User) (*RateDecision, er
 }
 
 // start creates the job — or returns the running one for an identical
-// request (SPEC §7) — and runs it inline when it is small, in the background
-// otherwise.
+// request (SPEC §7) — and runs it inline for up to Config.InlineBudget: a
+// small export answers with its link, a big one with "queued" while the
+// worker goes on from where the inline run stopped.
 func (s *Service) start(ctx context.Context, job chat.Job) (Result, error) {
 	if prev, err := s.Jobs.ActiveJob(ctx, job.OwnerID, job.DedupKey); err == nil {
 		return Result{ExportID: prev.ID, Status: prev.Status}, nil
@@ -159,18 +160,11 @@ func (s *Service) start(ctx context.Context, job chat.Job) (Result, error) {
 	now := s.now()
 	job.Status, job.Total, job.CreatedAt, job.UpdatedAt = chat.JobQueued, total, now, now
 	job.ExpiresAt = now.Add(s.Config.LinkTTL)
-	job.Background = total > s.Config.InlineMaxMessages
 	if err := s.Jobs.CreateJob(ctx, job); err != nil {
 		return Result{}, fmt.Errorf("create job: %w", err)
 	}
-	if job.Background {
-		if err := s.Dispatcher.Dispatch(ctx, job.ID); err != nil {
-			s.fail(ctx, job.ID, "the export could not be queued")
-			return Result{}, fmt.Errorf("dispatch %s: %w", job.ID, err)
-		}
-		return Result{ExportID: job.ID, Status: chat.JobQueued}, nil
-	}
-	if err := s.Run(ctx, job.ID); err != nil {
+	// Start inline; what does not fit the budget is handed to the worker.
+	if err := s.run(ctx, job.ID, now.Add(s.Config.InlineBudget)); err != nil {
 		return Result{}, err
 	}
 	done, err := s.Jobs.Job(ctx, job.ID)

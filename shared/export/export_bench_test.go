@@ -8,8 +8,8 @@ package export_test
 import (
 	"encoding/json"
 	"log/slog"
-	"math"
 	"testing"
+	"time"
 
 	"github.com/rooms-export/rooms-export/infra/bench/gen"
 	"github.com/rooms-export/rooms-export/shared/chat"
@@ -23,7 +23,7 @@ const benchExportSize = 5000
 // BenchmarkExport exports a generated room as JSON and as HTML through
 // Service.Export (inline), and reports messages/s and archive bytes.
 func BenchmarkExport(b *testing.B) {
-	stack, err := embedded.Open(b.TempDir(), export.Config{InlineMaxMessages: math.MaxInt64}, slog.New(slog.DiscardHandler))
+	stack, err := embedded.Open(b.TempDir(), export.Config{InlineBudget: 24 * time.Hour}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,17 +14,20 @@ import (
 // Config holds the service's limits and defaults. Zero values are replaced
 // by Rocket.Chat's defaults in WithDefaults.
 type Config struct {
-	TokenTTL          time.Duration // login tokens expire after this (Rocket.Chat: 90 days)
-	RateLimit         int           // calls per window per user on rooms.export
-	RateWindow        time.Duration
-	LinkTTL           time.Duration // lifetime of a download link and of the archive
-	PresignTTL        time.Duration // lifetime of the storage URL a link redirects to
-	AttachmentLimit   int64         // largest archive attached to a mail, bytes
-	InlineMaxMessages int64         // bigger exports run in the background
-	PageSize          int           // messages read per store call
-	StaleAfter        time.Duration // a running job not saved for this long is taken over
-	HTMLPerPage       int           // messages per HTML page; bigger exports get pages and an index.html
-	MailFrom          string        // the From of every mail
+	TokenTTL        time.Duration // login tokens expire after this (Rocket.Chat: 90 days)
+	RateLimit       int           // calls per window per user on rooms.export
+	RateWindow      time.Duration
+	LinkTTL         time.Duration // lifetime of a download link and of the archive
+	PresignTTL      time.Duration // lifetime of the storage URL a link redirects to
+	AttachmentLimit int64         // largest archive attached to a mail, bytes
+	InlineBudget    time.Duration // how long the API works on an export before handing it over
+	WorkerBudget    time.Duration // how long one background run works (0: until its context's deadline)
+	DeadlineMargin  time.Duration // a run stops this long before its context's deadline
+	CheckpointEvery int           // messages between checkpoints
+	PageSize        int           // messages read per store call
+	StaleAfter      time.Duration // a running job not saved for this long is taken over
+	HTMLPerPage     int           // messages per HTML page; bigger exports get pages and an index.html
+	MailFrom        string        // the From of every mail
 }
 
 // WithDefaults fills unset limits with the defaults of SPEC §2, §5, §6, §7.
@@ -45,8 +48,10 @@ func (c Config) WithDefaults() Config {
 	if c.AttachmentLimit <= 0 {
 		c.AttachmentLimit = 10 << 20
 	}
-	if c.InlineMaxMessages <= 0 {
-		c.InlineMaxMessages = 20000
+	def(&c.InlineBudget, 5*time.Second)
+	def(&c.DeadlineMargin, 30*time.Second)
+	if c.CheckpointEvery <= 0 {
+		c.CheckpointEvery = 2000
 	}
 	if c.HTMLPerPage <= 0 {
 		c.HTMLPerPage = render.DefaultPerPage

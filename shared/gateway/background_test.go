@@ -35,9 +35,18 @@ func (w *world) status(t *testing.T, user, id string) map[string]any {
 	return body(t, resp)["export"].(map[string]any)
 }
 
-func TestBigExportIsQueuedAndDeduplicated(t *testing.T) {
-	w := newWorld(t, export.Config{InlineMaxMessages: 2})
+// newSlowWorld is a world whose inline budget runs out at once: every
+// export is handed over to the background after its first checkpoint.
+func newSlowWorld(t *testing.T) *world {
+	t.Helper()
+	w := newWorld(t, export.Config{InlineBudget: time.Nanosecond})
 	seed(t, w)
+	w.ticking(time.Millisecond)
+	return w
+}
+
+func TestBigExportIsQueuedAndDeduplicated(t *testing.T) {
+	w := newSlowWorld(t)
 	held := &heldDispatcher{}
 	w.stack.Service.Dispatcher = held
 	resp := w.post("A1", tokenOf("A1"), fileBody("chan", "html"))
@@ -83,8 +92,7 @@ func TestBigExportIsQueuedAndDeduplicated(t *testing.T) {
 }
 
 func TestEmbeddedRunnerFinishesInBackground(t *testing.T) {
-	w := newWorld(t, export.Config{InlineMaxMessages: 1})
-	seed(t, w)
+	w := newSlowWorld(t)
 	b := body(t, w.post("A1", tokenOf("A1"), fileBody("chan", "json")))
 	if b["status"] != "queued" {
 		t.Fatalf("answer = %v", b)
@@ -101,31 +109,30 @@ type brokenFiles struct {
 	n int
 }
 
-type brokenWriter struct {
-	export.ObjectWriter
+type brokenUpload struct {
+	export.Upload
 	left int
 }
 
-func (b brokenFiles) Create(ctx context.Context, key string, info export.ObjectInfo) (export.ObjectWriter, error) {
-	w, err := b.FileStore.Create(ctx, key, info)
-	return &brokenWriter{w, b.n}, err
+func (b brokenFiles) StartUpload(ctx context.Context, key string, info export.ObjectInfo) (export.Upload, error) {
+	u, err := b.FileStore.StartUpload(ctx, key, info)
+	return &brokenUpload{u, b.n}, err
 }
 
-func (b *brokenWriter) Write(p []byte) (int, error) {
+func (b *brokenUpload) Write(p []byte) (int, error) {
 	if len(p) > b.left {
 		return 0, errors.New("storage unavailable: 503 SlowDown at s3://bucket/key")
 	}
 	b.left -= len(p)
-	return b.ObjectWriter.Write(p)
+	return b.Upload.Write(p)
 }
 
 func TestStorageFailureEndsCleanly(t *testing.T) {
-	w := newWorld(t, export.Config{InlineMaxMessages: 1})
-	seed(t, w)
+	w := newSlowWorld(t)
 	held := &heldDispatcher{}
 	w.stack.Service.Dispatcher = held
-	w.stack.Service.Files = brokenFiles{w.stack.Files, 100}
 	id := body(t, w.post("A1", tokenOf("A1"), fileBody("chan", "html")))["exportId"].(string)
+	w.stack.Service.Files = brokenFiles{w.stack.Files, 100}
 	if err := w.stack.Service.Run(context.Background(), id); err == nil {
 		t.Fatal("a broken store must fail the run")
 	}
@@ -148,8 +155,7 @@ func TestStorageFailureEndsCleanly(t *testing.T) {
 }
 
 func TestStaleRunningJobIsTakenOver(t *testing.T) {
-	w := newWorld(t, export.Config{InlineMaxMessages: 1})
-	seed(t, w)
+	w := newSlowWorld(t)
 	w.stack.Service.Dispatcher = &heldDispatcher{}
 	id := body(t, w.post("A1", tokenOf("A1"), fileBody("chan", "json")))["exportId"].(string)
 	// A run that died after claiming the job.

@@ -34,6 +34,9 @@ type world struct {
 	logs  *syncBuffer
 	now   time.Time
 	nowMu sync.Mutex
+	// tick advances the clock on every reading, so that budgets measured
+	// on it run out as work is done (zero: the clock stands still).
+	tick time.Duration
 }
 
 type syncBuffer struct {
@@ -76,7 +79,15 @@ func newWorld(t *testing.T, cfg export.Config) *world {
 func (w *world) clock() time.Time {
 	w.nowMu.Lock()
 	defer w.nowMu.Unlock()
+	w.now = w.now.Add(w.tick)
 	return w.now
+}
+
+// ticking makes every reading of the clock advance it by d.
+func (w *world) ticking(d time.Duration) {
+	w.nowMu.Lock()
+	defer w.nowMu.Unlock()
+	w.tick = d
 }
 
 func (w *world) advance(d time.Duration) {

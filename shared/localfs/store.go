@@ -6,7 +6,11 @@
 //
 // An object is written to a private temporary file and renamed into place on
 // Commit, so a reader sees either the whole object or nothing — the guarantee
-// S3 gives a PutObject or a completed multipart upload.
+// S3 gives a PutObject or a completed multipart upload. A resumable upload
+// (StartUpload) writes to a temporary file another process can reopen from
+// the upload's state, fsynced every PartSize bytes, so that an export
+// stopped mid-way continues where its last checkpoint left it, as the S3
+// store's multipart uploads do.
 package localfs
 
 import (
@@ -60,6 +64,10 @@ type Store struct {
 	// Now is the clock PresignGet dates links with; time.Now when nil. Set
 	// it before the store is used.
 	Now func() time.Time
+	// PartSize is how many bytes a resumable upload writes between two
+	// fsyncs, and so how far Persisted may lag behind what was written
+	// (DefaultPartSize when zero). Set it before the store is used.
+	PartSize int
 
 	dir    string
 	secret []byte
@@ -190,66 +198,114 @@ func (s *Store) Create(ctx context.Context, key string, info export.ObjectInfo) 
 	return &writer{f: f, tmp: tmp, dest: s.path(key), key: key}, nil
 }
 
-// writer is an object being written.
+// writer is an object being written: by Create, or as a resumable upload
+// (resumable set), which fsyncs every partSize bytes and reports how far it
+// is durable.
 type writer struct {
 	f         *os.File
 	tmp, dest string
 	key       string
-	finished  bool
-	committed bool
+	finished  bool  // committed or aborted
+	err       error // why a write or commit of an upload failed; sticky
+
+	// Resumable uploads only.
+	resumable bool
+	id        string // the upload's id, part of its file name and state
+	partSize  int64  // bytes between fsyncs
+	n, synced int64  // bytes written, and durably written
+	state     []byte // the encoded state for stateAt; nil until asked for
+	stateAt   int64
 }
 
 func (w *writer) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
 	if w.finished {
 		return 0, fmt.Errorf("localfs: write %s: %w", w.key, errFinished)
 	}
 	n, err := w.f.Write(p)
+	w.n += int64(n)
 	if err != nil {
-		return n, fmt.Errorf("localfs: write %s: %w", w.key, err)
+		return n, w.failUpload(fmt.Errorf("localfs: write %s: %w", w.key, err))
+	}
+	if w.resumable && w.n-w.synced >= w.partSize {
+		if err := w.f.Sync(); err != nil {
+			return n, w.failUpload(fmt.Errorf("localfs: write %s: sync: %w", w.key, err))
+		}
+		w.synced = w.n
 	}
 	return n, nil
 }
 
+// failUpload makes err sticky on a resumable upload: what follows the last
+// fsync is unknown, so the upload takes no more bytes, but what Persisted
+// reported stays resumable. A Create writer keeps today's behaviour (the
+// error is returned, the caller decides).
+func (w *writer) failUpload(err error) error {
+	if w.resumable {
+		w.err = err
+	}
+	return err
+}
+
 // Commit makes the object visible: it syncs the temporary file and renames
-// it over key, replacing an older object there. On failure nothing is left
-// behind and the key keeps its previous content.
-func (w *writer) Commit() (err error) {
+// it over key, replacing an older object there. On failure the key keeps its
+// previous content; a Create writer's temporary file is removed, a resumable
+// upload's stays (resumable from its last Persisted state) until Abort.
+func (w *writer) Commit() error {
+	if w.err != nil {
+		return w.err
+	}
 	if w.finished {
 		return fmt.Errorf("localfs: commit %s: %w", w.key, errFinished)
 	}
-	w.finished = true
-	defer func() {
-		if err != nil {
-			_ = w.f.Close() // may already be closed; the first error is the one to report
-			_ = os.Remove(w.tmp)
+	if err := w.commit(); err != nil {
+		err = fmt.Errorf("localfs: commit %s: %w", w.key, err)
+		_ = w.f.Close() // may already be closed; the first error is the one to report
+		if w.resumable {
+			w.err = err
+			return err
 		}
-	}()
-	if err := w.f.Sync(); err != nil {
-		return fmt.Errorf("localfs: commit %s: sync: %w", w.key, err)
+		w.finished = true
+		_ = os.Remove(w.tmp)
+		return err
 	}
+	w.finished = true
+	return nil
+}
+
+func (w *writer) commit() error {
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	w.synced = w.n
 	if err := w.f.Close(); err != nil {
-		return fmt.Errorf("localfs: commit %s: close: %w", w.key, err)
+		return fmt.Errorf("close: %w", err)
 	}
 	parent := filepath.Dir(w.dest)
 	if err := os.MkdirAll(parent, 0o700); err != nil {
-		return fmt.Errorf("localfs: commit %s: %w", w.key, err)
+		return err
 	}
 	if err := os.Rename(w.tmp, w.dest); err != nil {
-		return fmt.Errorf("localfs: commit %s: %w", w.key, err)
+		return err
 	}
-	w.committed = true
 	syncDir(parent)
 	return nil
 }
 
-// Abort discards what was written. Aborting twice, or after Commit, does
-// nothing (so "defer w.Abort()" is safe); a committed object stays.
+// Abort discards what was written (for an upload: whatever process wrote
+// it). Aborting twice, or after Commit, does nothing (so "defer w.Abort()"
+// is safe); a committed object stays.
 func (w *writer) Abort() error {
 	if w.finished {
 		return nil
 	}
 	w.finished = true
 	cerr := w.f.Close()
+	if errors.Is(cerr, os.ErrClosed) {
+		cerr = nil // closed by a failed Commit
+	}
 	if err := os.Remove(w.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("localfs: abort %s: %w", w.key, err)
 	}

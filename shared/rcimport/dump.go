@@ -51,17 +51,23 @@ const (
 	FormatExtJSON = "extjson" // mongoexport: Extended JSON, one document a line or a JSON array
 )
 
-// extensions are the file names a collection may have in a dump, by format.
-var extensions = []struct {
+// fileKind is one name a collection file may have in a dump.
+type fileKind struct {
 	ext, format string
 	gzip        bool
-}{
-	{".bson", FormatBSON, false},
-	{".bson.gz", FormatBSON, true}, // mongodump --gzip
-	{".json", FormatExtJSON, false},
-	{".json.gz", FormatExtJSON, true},
-	{".jsonl", FormatExtJSON, false},
-	{".ndjson", FormatExtJSON, false},
+}
+
+// fileKinds are the names a collection may have, BSON first (what Scan
+// prefers when both are there).
+func fileKinds() []fileKind {
+	return []fileKind{
+		{".bson", FormatBSON, false},
+		{".bson.gz", FormatBSON, true}, // mongodump --gzip
+		{".json", FormatExtJSON, false},
+		{".json.gz", FormatExtJSON, true},
+		{".jsonl", FormatExtJSON, false},
+		{".ndjson", FormatExtJSON, false},
+	}
 }
 
 // CollectionFile is the file holding one collection of a dump.
@@ -156,7 +162,7 @@ func scanDir(dir string) (Dump, error) {
 	d := Dump{Dir: dir}
 	for _, c := range Collections() {
 		var hits []CollectionFile
-		for _, e := range extensions {
+		for _, e := range fileKinds() {
 			p := filepath.Join(dir, c+e.ext)
 			fi, err := os.Stat(p)
 			if errors.Is(err, os.ErrNotExist) {
@@ -242,7 +248,7 @@ func openFile(f CollectionFile) (docReader, *countingReader, string, io.Closer, 
 		gz, err := gzip.NewReader(counter)
 		if err != nil {
 			file.Close()
-			return nil, nil, "", nil, &brokenFile{reason: "not a gzip file", detail: clip(err.Error())}
+			return nil, nil, "", nil, &brokenFile{reason: "not a gzip file", detail: scrub(err)}
 		}
 		r = gz
 		format += "+gzip"
@@ -258,33 +264,46 @@ func openFile(f CollectionFile) (docReader, *countingReader, string, io.Closer, 
 	case err != nil:
 		file.Close()
 		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, nil, "", nil, &brokenFile{reason: "invalid gzip data", detail: clip(err.Error())}
+			return nil, nil, "", nil, &brokenFile{reason: "invalid gzip data", detail: scrub(err)}
 		}
 		return nil, nil, "", nil, fmt.Errorf("rcimport: read %s: %w", f.Path, err)
 	case first == '[':
 		return newArrayReader(br), counter, strings.Replace(format, FormatExtJSON, FormatExtJSON+" array", 1), closer, nil
+	case prettyFirstLine(br):
+		return newStreamReader(br), counter, strings.Replace(format, FormatExtJSON, FormatExtJSON+" pretty", 1), closer, nil
 	}
 	return &linesReader{r: br}, counter, strings.Replace(format, FormatExtJSON, FormatExtJSON+" lines", 1), closer, nil
 }
 
-// firstByte peeks at the first byte that is not white space or a UTF-8 byte
-// order mark, consuming only those.
+// prettyFirstLine reports whether the first line that is not blank holds
+// only "{": mongoexport --pretty spreads each document over many lines.
+func prettyFirstLine(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Size())
+	b = bytes.TrimLeft(b, " \t\r\n")
+	line, _, found := bytes.Cut(b, []byte("\n"))
+	return found && string(bytes.TrimSpace(line)) == "{"
+}
+
+// firstByte consumes a UTF-8 byte order mark and peeks at the first byte
+// that is not white space, leaving it and the white space before it unread
+// (so that line numbers stay right).
 func firstByte(br *bufio.Reader) (byte, error) {
 	if bom, err := br.Peek(3); err == nil && bytes.Equal(bom, []byte{0xEF, 0xBB, 0xBF}) {
 		br.Discard(3)
 	}
-	for {
-		b, err := br.Peek(1)
-		if err != nil {
+	for n := 1; n <= br.Size(); n++ {
+		b, err := br.Peek(n)
+		if len(b) < n {
 			return 0, err
 		}
-		switch b[0] {
+		switch c := b[n-1]; c {
 		case ' ', '\t', '\r', '\n':
-			br.Discard(1)
 			continue
+		default:
+			return c, nil
 		}
-		return b[0], nil
 	}
+	return '{', nil // a buffer full of white space: read it as lines
 }
 
 type emptyReader struct{}
@@ -340,7 +359,7 @@ func (b *bsonReader) next() (bson.Raw, error) {
 	b.consumed += size
 	raw := bson.Raw(buf)
 	if err := raw.Validate(); err != nil {
-		return nil, &badDoc{Reason: "invalid BSON", Detail: clip(err.Error())}
+		return nil, &badDoc{Reason: "invalid BSON", Detail: scrub(err)}
 	}
 	return raw, nil
 }
@@ -406,7 +425,7 @@ func (l *linesReader) readLine() (line []byte, tooLong bool, err error) {
 func decodeExtJSON(doc []byte) (bson.Raw, error) {
 	var raw bson.Raw
 	if err := bson.UnmarshalExtJSON(doc, false, &raw); err != nil {
-		return nil, &badDoc{Reason: "invalid Extended JSON", Detail: clip(err.Error())}
+		return nil, &badDoc{Reason: "invalid Extended JSON", Detail: scrub(err)}
 	}
 	return raw, nil
 }
@@ -414,33 +433,49 @@ func decodeExtJSON(doc []byte) (bson.Raw, error) {
 // arrayReader reads mongoexport --jsonArray output: one JSON array of
 // Extended JSON documents, read element by element. A syntax error breaks
 // the file (a JSON stream cannot be resumed past one); an element that is
-// JSON but not a valid Extended JSON document is skipped.
+// JSON but not a valid Extended JSON document is skipped. Without brackets
+// (bare) it reads documents one after another whatever the line breaks, as
+// mongoexport --pretty writes them.
 type arrayReader struct {
 	dec     *json.Decoder
 	index   int64
+	bare    bool
 	started bool
 	done    bool
 }
 
 func newArrayReader(r io.Reader) *arrayReader { return &arrayReader{dec: json.NewDecoder(r)} }
 
-func (a *arrayReader) where() string { return fmt.Sprintf("element %d", a.index) }
+func newStreamReader(r io.Reader) *arrayReader {
+	return &arrayReader{dec: json.NewDecoder(r), bare: true, started: true}
+}
+
+func (a *arrayReader) where() string {
+	if a.bare {
+		return fmt.Sprintf("document %d", a.index)
+	}
+	return fmt.Sprintf("element %d", a.index)
+}
 
 func (a *arrayReader) next() (bson.Raw, error) {
 	if a.done {
 		return nil, io.EOF
 	}
+	if a.bare && !a.dec.More() {
+		a.done = true
+		return nil, io.EOF
+	}
 	if !a.started {
 		a.started = true
 		if _, err := a.dec.Token(); err != nil { // the '[' openFile saw
-			return nil, &brokenFile{reason: "invalid JSON array", detail: clip(err.Error())}
+			return nil, &brokenFile{reason: "invalid JSON array", detail: scrub(err)}
 		}
 	}
-	if !a.dec.More() {
+	if !a.bare && !a.dec.More() {
 		a.done = true
 		if _, err := a.dec.Token(); err != nil {
 			a.index++
-			return nil, &brokenFile{reason: "invalid JSON array", detail: clip(err.Error())}
+			return nil, &brokenFile{reason: "invalid JSON array", detail: scrub(err)}
 		}
 		return nil, io.EOF
 	}
@@ -448,12 +483,16 @@ func (a *arrayReader) next() (bson.Raw, error) {
 	var el json.RawMessage
 	if err := a.dec.Decode(&el); err != nil {
 		a.done = true
+		what, invalid := "the JSON array", "invalid JSON array"
+		if a.bare {
+			what, invalid = "a JSON document", "invalid JSON"
+		}
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, &brokenFile{reason: "file ends inside the JSON array"}
+			return nil, &brokenFile{reason: "file ends inside " + what}
 		}
 		var syn *json.SyntaxError
 		if errors.As(err, &syn) {
-			return nil, &brokenFile{reason: "invalid JSON array", detail: clip(err.Error())}
+			return nil, &brokenFile{reason: invalid, detail: scrub(err)}
 		}
 		return nil, err
 	}
@@ -463,7 +502,45 @@ func (a *arrayReader) next() (bson.Raw, error) {
 	return decodeExtJSON(el)
 }
 
-// clip shortens a parser message for a report.
+// scrub turns a parser's error into a problem's detail that cannot carry
+// document content: parsers quote what they choke on (a string, a literal,
+// a character), which may be message text or a token. The message is cut
+// before the first quote, parenthesis or ": ", and the position it names, if
+// any, is kept.
+func scrub(err error) string {
+	s := err.Error()
+	cut := len(s)
+	for _, m := range []string{"(", `"`, "'", ": ", ". Position", ", literal", "`"} {
+		if i := strings.Index(s, m); i >= 0 && i < cut {
+			cut = i
+		}
+	}
+	out := strings.TrimSpace(strings.TrimRight(s[:cut], ".;, "))
+	if pos := positionIn(s); pos != "" {
+		out += " at position " + pos
+	}
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		out += fmt.Sprintf(" at byte %d", syn.Offset)
+	}
+	return clip(out)
+}
+
+// positionIn finds the number after "position" in a parser message.
+func positionIn(s string) string {
+	i := strings.Index(strings.ToLower(s), "position")
+	if i < 0 {
+		return ""
+	}
+	rest := strings.TrimLeft(s[i+len("position"):], ": ")
+	end := 0
+	for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
+		end++
+	}
+	return rest[:end]
+}
+
+// clip shortens a detail for a report.
 func clip(s string) string {
 	if len(s) <= maxDetail {
 		return s

@@ -54,7 +54,7 @@ func (f *fields) elements(doc bson.Raw) []bson.RawElement {
 	}
 	els, err := doc.Elements()
 	if err != nil {
-		f.err = &badDoc{Reason: "invalid BSON", Detail: err.Error()}
+		f.err = &badDoc{Reason: "invalid BSON", Detail: scrub(err)}
 		return nil
 	}
 	return els
@@ -193,7 +193,7 @@ func (f *fields) array(key string, v bson.RawValue) []bson.RawValue {
 	}
 	vals, err := a.Values()
 	if err != nil {
-		f.err = &badDoc{Reason: fmt.Sprintf("field %q: invalid array", f.path+key), Detail: err.Error()}
+		f.err = &badDoc{Reason: fmt.Sprintf("field %q: invalid array", f.path+key), Detail: scrub(err)}
 		return nil
 	}
 	return vals

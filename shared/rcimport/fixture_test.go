@@ -1,7 +1,6 @@
 package rcimport
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
@@ -646,16 +645,4 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-// writeLines writes text to a file.
-func writeFile(t testing.TB, path, text string) {
-	t.Helper()
-	must(t, os.MkdirAll(filepath.Dir(path), 0o755))
-	w, err := os.Create(path)
-	must(t, err)
-	bw := bufio.NewWriter(w)
-	bw.WriteString(text)
-	must(t, bw.Flush())
-	must(t, w.Close())
 }

@@ -500,7 +500,6 @@ func TestNoSinkWithoutDryRun(t *testing.T) {
 
 func TestMaxRecordBytes(t *testing.T) {
 	fx := buildFixture(0)
-	fx.msgs = nil
 	big := srcMsg{id: "huge", rid: generalID, ts: ms(testNow), msg: strings.Repeat("x", 5000), uid: adminID, user: "admin"}
 	fx.colls[Messages] = append(fx.colls[Messages], big.doc())
 	d, _ := writeDump(t, fx, formBSON)
@@ -572,6 +571,39 @@ func TestSummary(t *testing.T) {
 	for _, secret := range []string{adminLoginToken, export.HashToken(adminLoginToken), "filler message", "Hello *world*"} {
 		if strings.Contains(s, secret) {
 			t.Errorf("summary shows message text or a token")
+		}
+	}
+}
+
+// streamingSink is a memSink that takes blobs as streams.
+type streamingSink struct {
+	*memSink
+	streamed int
+}
+
+func (s *streamingSink) PutBlobFrom(ctx context.Context, key, contentType string, r io.Reader) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.streamed++
+	return s.PutBlob(ctx, key, contentType, data)
+}
+
+func TestBlobStreamer(t *testing.T) {
+	fx := buildFixture(0)
+	d, files := writeDump(t, fx, formBSON)
+	sink := &streamingSink{memSink: newMemSink()}
+	rep, err := Import(t.Context(), d, Options{Sink: sink, Blobs: sink, FilesDir: files, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sink.streamed != 5 || rep.Files.Copied != 5 {
+		t.Errorf("streamed %d blobs, copied %d; want 5", sink.streamed, rep.Files.Copied)
+	}
+	for id, want := range fx.blobs {
+		if got := sink.blobs[StorageKey(id)]; !bytes.Equal(got, want) {
+			t.Errorf("blob %s differs", id)
 		}
 	}
 }

@@ -495,18 +495,19 @@ func mapReactions(f *fields, v bson.RawValue) map[string]chat.Reaction {
 	rf := f.sub("reactions")
 	out := map[string]chat.Reaction{}
 	for _, el := range rf.elements(d) {
-		emoji := el.Key()
-		rd, ok := rf.doc(emoji, el.Value())
+		// Errors name the emoji "<emoji>": reasons are grouped by their
+		// text, which must not vary with the data.
+		rd, ok := rf.doc("<emoji>", el.Value())
 		if !ok {
 			continue
 		}
-		ef := rf.sub(emoji)
+		ef := rf.sub("<emoji>")
 		users := ef.strs("usernames", rd.Lookup("usernames"))
 		propagate(rf, ef)
 		if users == nil {
 			users = []string{}
 		}
-		out[emoji] = chat.Reaction{Usernames: users}
+		out[el.Key()] = chat.Reaction{Usernames: users}
 	}
 	propagate(f, rf)
 	if len(out) == 0 {

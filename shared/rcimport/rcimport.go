@@ -190,7 +190,7 @@ func (b *batch[T]) add(ctx context.Context, v T) (*badDoc, error) {
 	if limit := b.im.o.MaxRecordBytes; limit > 0 {
 		raw, err := json.Marshal(v)
 		if err != nil {
-			return &badDoc{Reason: "record cannot be encoded", Detail: clip(err.Error())}, nil
+			return &badDoc{Reason: "record cannot be encoded", Detail: scrub(err)}, nil
 		}
 		if len(raw) > limit {
 			return &badDoc{Reason: fmt.Sprintf("record larger than %d bytes", limit), Detail: fmt.Sprintf("%d bytes", len(raw))}, nil
@@ -280,11 +280,11 @@ func (im *importer) collection(ctx context.Context, name string) error {
 				im.skip(cr, src.where(), &badDoc{Reason: broken.reason, Detail: broken.detail}, true)
 			case isDataError(err):
 				cr.Read++
-				im.skip(cr, src.where(), &badDoc{Reason: "invalid gzip data", Detail: clip(err.Error())}, true)
+				im.skip(cr, src.where(), &badDoc{Reason: "invalid gzip data", Detail: scrub(err)}, true)
 			default:
 				return fmt.Errorf("rcimport: read %s: %w", cf.Path, err)
 			}
-			break
+			break // the reader lost its place: the rest of the file is not read
 		}
 		cr.Read++
 		im.docs++

@@ -14,6 +14,12 @@
 // incomplete multipart uploads is the backstop when even that call fails).
 // Memory stays at about two parts whatever the size of the object.
 //
+// A resumable upload (StartUpload) is the same multipart upload, but its
+// state — the upload id and the ETag and CRC32 of every confirmed part — is
+// handed to the caller (Persisted), so that the next Lambda invocation can
+// continue it (ResumeUpload) after a timeout, crash or redeploy; a failure
+// then leaves the upload for that next invocation instead of aborting it.
+//
 // The Lambda main builds the clients; s3store takes them ready-made:
 //
 //	client := s3.NewFromConfig(cfg)
@@ -174,6 +180,10 @@ func (s *Store) Create(ctx context.Context, key string, info export.ObjectInfo) 
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("s3store: create %s: %w", key, err)
 	}
+	return s.newWriter(ctx, key, info, size), nil
+}
+
+func (s *Store) newWriter(ctx context.Context, key string, info export.ObjectInfo, size int) *writer {
 	w := &writer{
 		ctx:         ctx,
 		client:      s.client,
@@ -188,7 +198,7 @@ func (s *Store) Create(ctx context.Context, key string, info export.ObjectInfo) 
 	if !info.Expires.IsZero() {
 		w.expires = aws.Time(info.Expires)
 	}
-	return w, nil
+	return w
 }
 
 // writer is an object being written. buf is the part being filled; spare is
@@ -210,8 +220,15 @@ type writer struct {
 	uploadID   string // set once the multipart upload is created
 	parts      []types.CompletedPart
 	inflight   chan partResult // the part being uploaded; nil when none
-	finished   bool            // committed, aborted or failed
+	finished   bool            // committed, aborted, or failed (Create's writers only)
 	err        error           // why a write or commit failed
+
+	// Resumable uploads only (see upload.go).
+	resumable bool
+	full      int    // parts[:full] are confirmed full-size parts: what Persisted reports
+	state     []byte // the encoded state for stateFull parts of upload stateUpID; nil until asked for
+	stateFull int
+	stateUpID string
 }
 
 // partResult is the outcome of one UploadPart.
@@ -336,21 +353,36 @@ func (w *writer) wait() error {
 	if w.inflight == nil {
 		return nil
 	}
-	r := <-w.inflight
+	return w.record(<-w.inflight)
+}
+
+// record takes the outcome of the part that was in flight.
+func (w *writer) record(r partResult) error {
 	w.inflight = nil
 	w.spare = r.buf[:0]
 	if r.err != nil {
 		return r.err
 	}
 	w.parts = append(w.parts, r.part)
+	if len(r.buf) == w.size && w.full == len(w.parts)-1 {
+		w.full++
+	}
 	return nil
 }
 
-// fail ends a writer whose write or commit failed: it aborts the multipart
-// upload, keeps the error for later calls and returns it.
+// fail ends a writer whose write failed: it keeps the error for later
+// calls and returns it. A Create writer is finished and its multipart upload
+// aborted; a resumable upload's stays, resumable from its last Persisted
+// state, until Abort.
 func (w *writer) fail(err error) error {
-	w.finished = true
 	err = fmt.Errorf("s3store: write %s: %w", w.key, err)
+	if w.resumable {
+		_ = w.wait() // the part in flight is not persisted either way
+		w.err = err
+		w.buf, w.spare = nil, nil
+		return err
+	}
+	w.finished = true
 	if aerr := w.abortUpload(); aerr != nil {
 		err = errors.Join(err, aerr)
 	}
@@ -389,8 +421,10 @@ func isNoSuchUpload(err error) bool {
 }
 
 // Commit makes the object visible: a PutObject when it fits in one part,
-// otherwise the last part and CompleteMultipartUpload. On failure the
-// multipart upload is aborted and the key keeps its previous content.
+// otherwise the last part and CompleteMultipartUpload. On failure the key
+// keeps its previous content; a Create writer's multipart upload is
+// aborted, a resumable upload's stays, resumable from its last Persisted
+// state, until Abort.
 func (w *writer) Commit() error {
 	if w.err != nil {
 		return w.err
@@ -398,34 +432,58 @@ func (w *writer) Commit() error {
 	if w.finished {
 		return fmt.Errorf("s3store: commit %s: %w", w.key, errFinished)
 	}
-	w.finished = true
-	if w.uploadID == "" {
-		_, err := w.client.PutObject(w.ctx, &s3.PutObjectInput{
-			Bucket:             aws.String(w.bucket),
-			Key:                aws.String(w.key),
-			Body:               bytes.NewReader(w.buf),
-			ContentLength:      aws.Int64(int64(len(w.buf))),
-			ContentType:        w.contentType,
-			ContentDisposition: aws.String(w.disposition),
-			Expires:            w.expires,
-			ChecksumAlgorithm:  types.ChecksumAlgorithmCrc32,
-		})
-		w.buf, w.spare = nil, nil
-		if err != nil {
-			w.err = fmt.Errorf("s3store: commit %s: put object: %w", w.key, err)
-			return w.err
-		}
+	err := w.commit()
+	w.buf, w.spare = nil, nil
+	if err == nil {
+		w.finished = true
 		return nil
 	}
-	if err := w.completeUpload(); err != nil {
-		w.err = fmt.Errorf("s3store: commit %s: %w", w.key, err)
-		if aerr := w.abortUpload(); aerr != nil {
-			w.err = errors.Join(w.err, aerr)
-		}
-		w.buf, w.spare = nil, nil
+	w.err = fmt.Errorf("s3store: commit %s: %w", w.key, err)
+	if w.resumable {
 		return w.err
 	}
-	w.buf, w.spare = nil, nil
+	w.finished = true
+	if aerr := w.abortUpload(); aerr != nil {
+		w.err = errors.Join(w.err, aerr)
+	}
+	return w.err
+}
+
+func (w *writer) commit() error {
+	if w.uploadID == "" {
+		return w.putObject()
+	}
+	if err := w.wait(); err != nil {
+		return err
+	}
+	if len(w.parts) == 0 && len(w.buf) == 0 {
+		// A resumed upload that never got a part: S3 completes no upload
+		// without one, so the empty object is a PutObject.
+		if err := w.putObject(); err != nil {
+			return err
+		}
+		// The object is in place; the upload is only litter now.
+		_ = w.abortUpload()
+		return nil
+	}
+	return w.completeUpload()
+}
+
+// putObject sends the buffer as the whole object.
+func (w *writer) putObject() error {
+	_, err := w.client.PutObject(w.ctx, &s3.PutObjectInput{
+		Bucket:             aws.String(w.bucket),
+		Key:                aws.String(w.key),
+		Body:               bytes.NewReader(w.buf),
+		ContentLength:      aws.Int64(int64(len(w.buf))),
+		ContentType:        w.contentType,
+		ContentDisposition: aws.String(w.disposition),
+		Expires:            w.expires,
+		ChecksumAlgorithm:  types.ChecksumAlgorithmCrc32,
+	})
+	if err != nil {
+		return fmt.Errorf("put object: %w", err)
+	}
 	return nil
 }
 
@@ -455,9 +513,10 @@ func (w *writer) completeUpload() error {
 }
 
 // Abort discards what was written: the multipart upload, if one was
-// started, is aborted, and nothing appears under the key. Aborting twice,
-// after Commit, or after a failed write or commit (which already aborted)
-// does nothing, so "defer w.Abort()" is safe.
+// started (by this process or, for a resumed upload, another), is aborted,
+// and nothing appears under the key. Aborting twice, after Commit, or after
+// a Create writer's failed write or commit (which already aborted) does
+// nothing, so "defer w.Abort()" is safe.
 func (w *writer) Abort() error {
 	if w.finished {
 		return nil

@@ -34,6 +34,7 @@ type AWS struct {
 	JobsTable        string // JOBS_TABLE
 	Bucket           string // EXPORTS_BUCKET
 	WorkerFunction   string // WORKER_FUNCTION: name or ARN of the worker Lambda
+	FunctionName     string // AWS_LAMBDA_FUNCTION_NAME: this function's own name
 	LinkSigningKey   string // LINK_SIGNING_KEY: secret of download links, at least 32 characters
 	DynamoDBEndpoint string // DYNAMODB_ENDPOINT
 	S3Endpoint       string // S3_ENDPOINT
@@ -54,6 +55,7 @@ const (
 	ScopeService  = "service"  // every function and the local server (defaults apply)
 	ScopeAWS      = "aws"      // the Lambda functions; the template sets them
 	ScopeEmulator = "emulator" // only when pointing the functions at emulators; unset in production
+	ScopeRuntime  = "runtime"  // set by the Lambda runtime itself
 )
 
 // Vars lists every variable Load reads, for docs and template checks.
@@ -67,7 +69,8 @@ var Vars = []Var{
 	{"RATE_LIMIT_WINDOW", "60s", "rate-limit window (Go duration)", ScopeService},
 	{"LINK_TTL", "168h", "lifetime of download links and archives (Go duration)", ScopeService},
 	{"ATTACHMENT_LIMIT_BYTES", "10485760", "largest archive attached to a mail; bigger ones are sent as a link", ScopeService},
-	{"INLINE_MAX_MESSAGES", "20000", "exports with more messages run in the background", ScopeService},
+	{"INLINE_BUDGET", "5s", "how long the API works on an export before answering \"queued\" and handing the rest to the worker", ScopeService},
+	{"WORKER_BUDGET", "0s", "how long one worker run works before checkpointing and handing over (0s: until the Lambda deadline less a margin)", ScopeService},
 	{"HTML_PER_PAGE", "10000", "messages per HTML page; bigger exports get pages and an index.html", ScopeService},
 	{"MAIL_FROM", "rooms-export@localhost", "the From address of every mail", ScopeService},
 	{"DIRECTORY_TABLE", "", "AWS: DynamoDB table of users, tokens, permissions, rooms, subscriptions, uploads", ScopeAWS},
@@ -76,6 +79,7 @@ var Vars = []Var{
 	{"EXPORTS_BUCKET", "", "AWS: S3 bucket of export archives and uploaded files", ScopeAWS},
 	{"WORKER_FUNCTION", "", "AWS: name or ARN of the worker Lambda that runs background exports", ScopeAWS},
 	{"LINK_SIGNING_KEY", "", "AWS: secret that signs download links (at least 32 characters)", ScopeAWS},
+	{"AWS_LAMBDA_FUNCTION_NAME", "", "set by Lambda: the worker invokes itself to go on with an export that is out of time", ScopeRuntime},
 	{"DYNAMODB_ENDPOINT", "", "emulators only: DynamoDB endpoint URL", ScopeEmulator},
 	{"S3_ENDPOINT", "", "emulators only: S3 endpoint URL", ScopeEmulator},
 	{"S3_FORCE_PATH_STYLE", "false", "emulators only: path-style S3 URLs", ScopeEmulator},
@@ -118,11 +122,12 @@ func Load(getenv func(string) string) (Settings, error) {
 		return s, err
 	}
 	s.Export.AttachmentLimit = int64(limit)
-	inline, err := positiveInt(get, "INLINE_MAX_MESSAGES")
-	if err != nil {
+	if s.Export.InlineBudget, err = duration(get, "INLINE_BUDGET"); err != nil {
 		return s, err
 	}
-	s.Export.InlineMaxMessages = int64(inline)
+	if s.Export.WorkerBudget, err = time.ParseDuration(get("WORKER_BUDGET")); err != nil || s.Export.WorkerBudget < 0 {
+		return s, fmt.Errorf("settings: WORKER_BUDGET must be a duration such as 0s or 10m")
+	}
 	if s.Export.HTMLPerPage, err = positiveInt(get, "HTML_PER_PAGE"); err != nil {
 		return s, err
 	}
@@ -130,7 +135,7 @@ func Load(getenv func(string) string) (Settings, error) {
 	s.Export = s.Export.WithDefaults()
 	s.AWS = AWS{
 		DirectoryTable: get("DIRECTORY_TABLE"), MessagesTable: get("MESSAGES_TABLE"), JobsTable: get("JOBS_TABLE"),
-		Bucket: get("EXPORTS_BUCKET"), WorkerFunction: get("WORKER_FUNCTION"), LinkSigningKey: get("LINK_SIGNING_KEY"),
+		Bucket: get("EXPORTS_BUCKET"), WorkerFunction: get("WORKER_FUNCTION"), FunctionName: get("AWS_LAMBDA_FUNCTION_NAME"), LinkSigningKey: get("LINK_SIGNING_KEY"),
 		DynamoDBEndpoint: get("DYNAMODB_ENDPOINT"), S3Endpoint: get("S3_ENDPOINT"),
 		SESEndpoint: get("SES_ENDPOINT"), LambdaEndpoint: get("LAMBDA_ENDPOINT"),
 	}

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rooms-export/rooms-export/infra/bench/gen"
+	"github.com/rooms-export/rooms-export/shared/boltstore"
+	"github.com/rooms-export/rooms-export/shared/chat"
+	"github.com/rooms-export/rooms-export/shared/embedded"
+	"github.com/rooms-export/rooms-export/shared/export"
+)
+
+// childArg, as the first argument, makes the binary one export's child
+// process instead of the benchmark. It is not a flag of the command.
+const childArg = "-export-child"
+
+// dbFile is where the embedded stack keeps its database under its data
+// directory (see embedded.Stack).
+const dbFile = "rooms-export.db"
+
+// exportRow is the outcome of one export in a child process.
+type exportRow struct {
+	Messages    int     `json:"messages"`
+	Format      string  `json:"format"`
+	Seconds     float64 `json:"seconds"`
+	Bytes       int64   `json:"bytes"`
+	PeakRSSKiB  int64   `json:"peakRssKiB"`  // VmHWM at the end of the export
+	PeakAnonKiB int64   `json:"peakAnonKiB"` // largest RssAnon sampled during it
+}
+
+// rate is messages per second.
+func (r exportRow) rate() float64 { return float64(r.Messages) / r.Seconds }
+
+// benchEmbedded generates an n-message room into a fresh stack and exports
+// it in each format, each export in its own child process.
+func benchEmbedded(ctx context.Context, o options, n int, progress io.Writer) ([]exportRow, error) {
+	dir, err := os.MkdirTemp(o.dir, fmt.Sprintf("bench-%d-", n))
+	if err != nil {
+		return nil, fmt.Errorf("temporary stack: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	fmt.Fprintf(progress, "bench: generating %s messages into bbolt ... ", thousands(n))
+	start := time.Now()
+	if err := generate(ctx, filepath.Join(dir, dbFile), gen.Config{Messages: n, Seed: o.seed}); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(progress, "%.1f s\n", time.Since(start).Seconds())
+
+	var rows []exportRow
+	for _, format := range o.formats {
+		fmt.Fprintf(progress, "bench: exporting %s messages as %s in a child process ... ", thousands(n), format)
+		row, err := runChild(ctx, o.exe, dir, format, n, o.seed)
+		if err != nil {
+			fmt.Fprintln(progress)
+			return nil, err
+		}
+		fmt.Fprintf(progress, "%.2f s\n", row.Seconds)
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+// generate writes the room into a new bbolt file, without fsync per batch
+// (a bulk load that can be redone), and syncs it once at the end.
+func generate(ctx context.Context, path string, cfg gen.Config) error {
+	store, err := boltstore.OpenWith(path, boltstore.Options{NoSync: true})
+	if err != nil {
+		return err
+	}
+	if _, _, err := gen.Generate(ctx, store, cfg); err != nil {
+		store.Close()
+		return err
+	}
+	if err := store.Sync(); err != nil {
+		store.Close()
+		return err
+	}
+	return store.Close()
+}
+
+// runChild re-executes this binary to run one export and reads its result.
+func runChild(ctx context.Context, exe, dir, format string, n int, seed uint64) (exportRow, error) {
+	cmd := exec.CommandContext(ctx, exe, childArg,
+		"-dir", dir, "-format", format, "-messages", strconv.Itoa(n), "-seed", strconv.FormatUint(seed, 10))
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		return exportRow{}, fmt.Errorf("export child (%s, %d messages): %w: %s", format, n, err, strings.TrimSpace(errOut.String()))
+	}
+	var row exportRow
+	if err := json.Unmarshal(out.Bytes(), &row); err != nil {
+		return exportRow{}, fmt.Errorf("export child (%s, %d messages): read result: %w", format, n, err)
+	}
+	return row, nil
+}
+
+// childMain is one export in a fresh process: it opens the stack the parent
+// generated, exports the whole room through Service.Export (inline: the
+// inline limit is raised above any room), checks the job ended done with
+// every message, and prints an exportRow as JSON — with the process's own
+// peak RSS, read at the end.
+func childMain(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(childArg, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", "", "data directory of the embedded stack")
+	format := fs.String("format", "json", "export format")
+	n := fs.Int("messages", 0, "messages the room holds")
+	seed := fs.Uint64("seed", 1, "seed the room was generated with")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	row, err := exportOnce(context.Background(), *dir, *format, *n, *seed)
+	if err != nil {
+		fmt.Fprintln(stderr, "bench child:", err)
+		return 1
+	}
+	if err := json.NewEncoder(stdout).Encode(row); err != nil {
+		fmt.Fprintln(stderr, "bench child:", err)
+		return 1
+	}
+	return 0
+}
+
+func exportOnce(ctx context.Context, dir, format string, n int, seed uint64) (exportRow, error) {
+	sampler := startRSSSampler(10 * time.Millisecond)
+	stack, err := embedded.Open(dir, export.Config{InlineBudget: 24 * time.Hour}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return exportRow{}, err
+	}
+	defer stack.Close()
+	h := gen.New(gen.Config{Seed: seed}).Header()
+	body, err := exportBody(h, format)
+	if err != nil {
+		return exportRow{}, err
+	}
+	start := time.Now()
+	res, err := stack.Service.Export(ctx, h.Credentials(), body, "http://127.0.0.1")
+	elapsed := time.Since(start)
+	if err != nil {
+		return exportRow{}, fmt.Errorf("export: %w", err)
+	}
+	job, err := stack.Store.Job(ctx, res.ExportID)
+	if err != nil {
+		return exportRow{}, fmt.Errorf("export job: %w", err)
+	}
+	if job.Status != chat.JobDone || job.Exported != int64(n) {
+		return exportRow{}, fmt.Errorf("export ended %s with %d of %d messages: %s", job.Status, job.Exported, n, job.Error)
+	}
+	anon := sampler.stop()
+	st, err := readStatus()
+	if err != nil {
+		return exportRow{}, err
+	}
+	return exportRow{
+		Messages: n, Format: format, Seconds: elapsed.Seconds(), Bytes: job.Bytes,
+		PeakRSSKiB: st["VmHWM"], PeakAnonKiB: max(anon, st["RssAnon"]),
+	}, nil
+}
+
+// exportBody is the rooms.export request of the whole generated room as a file.
+func exportBody(h gen.Header, format string) ([]byte, error) {
+	return json.Marshal(map[string]string{
+		"rid": h.Room.ID, "type": chat.DeliveryFile, "format": format, "dateFrom": "2000-01-01", "dateTo": "2099-12-31",
+	})
+}
+
+// rssSampler polls RssAnon: /proc has a high-water mark for the whole RSS
+// only (VmHWM), which also counts the pages of the bbolt file the export
+// maps and reads; the anonymous part is the memory the process allocated.
+type rssSampler struct {
+	done chan struct{}
+	max  chan int64
+}
+
+func startRSSSampler(every time.Duration) *rssSampler {
+	s := &rssSampler{done: make(chan struct{}), max: make(chan int64, 1)}
+	go func() {
+		var peak int64
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			if st, err := readStatus(); err == nil {
+				peak = max(peak, st["RssAnon"])
+			}
+			select {
+			case <-s.done:
+				s.max <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return s
+}
+
+// stop ends the sampling and returns the largest RssAnon seen, in KiB.
+func (s *rssSampler) stop() int64 {
+	close(s.done)
+	return <-s.max
+}
+
+// readStatus reads the kB fields of /proc/self/status (VmHWM, VmRSS, RssAnon, ...).
+func readStatus() (map[string]int64, error) {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return nil, fmt.Errorf("read /proc/self/status: %w", err)
+	}
+	out := map[string]int64{}
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), ":")
+		fields := strings.Fields(value)
+		if !ok || len(fields) != 2 || fields[1] != "kB" {
+			continue
+		}
+		if v, err := strconv.ParseInt(fields[0], 10, 64); err == nil {
+			out[name] = v
+		}
+	}
+	return out, nil
+}

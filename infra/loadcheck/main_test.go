@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rooms-export/rooms-export/shared/demo"
+	"github.com/rooms-export/rooms-export/shared/gateway"
+)
+
+func TestShortRunHasNoErrors(t *testing.T) {
+	var out, log bytes.Buffer
+	res, err := run(t.Context(), []string{"-clients", "2", "-duration", "1s", "-dir", t.TempDir()}, &out, &log)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	if res.Errors != 0 || res.Requests == 0 || res.NotDone != 0 {
+		t.Fatalf("result %+v\n%s", res, out.String())
+	}
+	report := out.String()
+	head := "| " + strings.Join(reportColumns, " | ") + " |"
+	lines := strings.Split(report, "\n")
+	i := slices.Index(lines, head)
+	if i < 0 || i+2 >= len(lines) {
+		t.Fatalf("no table in:\n%s", report)
+	}
+	cells := strings.Split(strings.Trim(lines[i+2], "|"), "|")
+	if len(cells) != len(reportColumns) || strings.TrimSpace(cells[0]) != "2" || strings.TrimSpace(cells[len(cells)-1]) != "0" {
+		t.Fatalf("row %q", lines[i+2])
+	}
+	if !strings.Contains(report, "Machine: ") || !strings.Contains(report, "Errors: none.") {
+		t.Fatalf("report:\n%s", report)
+	}
+	if strings.Contains(report+log.String(), demo.AdminToken) {
+		t.Fatal("a token was printed")
+	}
+}
+
+func TestDemoRequestsVaryUsersRoomsAndFormats(t *testing.T) {
+	reqs := demoRequests()
+	users, rooms, formats, bodies := map[string]int{}, map[string]bool{}, map[string]int{}, map[string]bool{}
+	for _, r := range reqs {
+		var b map[string]string
+		if err := json.Unmarshal(r.body, &b); err != nil {
+			t.Fatal(err)
+		}
+		if r.token == "" || b["type"] != "file" || b["dateFrom"] == "" || b["dateTo"] <= b["dateFrom"] {
+			t.Fatalf("request %s %v", r.userID, b)
+		}
+		users[r.userID]++
+		rooms[b["rid"]] = true
+		formats[b["format"]]++
+		key := r.userID + string(r.body)
+		if bodies[key] {
+			t.Fatalf("duplicate request %s", key)
+		}
+		bodies[key] = true
+	}
+	if len(users) != 2 || len(rooms) != 6 || formats["json"] != formats["html"] {
+		t.Fatalf("users %v, %d rooms, formats %v", users, len(rooms), formats)
+	}
+	// Neighbours differ, so concurrent clients do not ask for the same export.
+	for i := 1; i < len(reqs); i++ {
+		if bytes.Equal(reqs[i].body, reqs[i-1].body) {
+			t.Fatalf("requests %d and %d are the same", i-1, i)
+		}
+	}
+}
+
+func TestCallClassifiesAnswers(t *testing.T) {
+	answers := map[string]func(w http.ResponseWriter){
+		"/done":    func(w http.ResponseWriter) { w.Write([]byte(`{"success":true,"status":"done","url":"x"}`)) },
+		"/running": func(w http.ResponseWriter) { w.Write([]byte(`{"success":true,"status":"running"}`)) },
+		"/limited": func(w http.ResponseWriter) {
+			w.WriteHeader(429)
+			w.Write([]byte(`{"success":false,"errorType":"error-too-many-requests"}`))
+		},
+		"/odd": func(w http.ResponseWriter) { w.Write([]byte(`<html>`)) },
+	}
+	for path, answer := range answers {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != gateway.PathExport || r.Header.Get("X-User-Id") != "u1" || r.Header.Get("X-Auth-Token") != "t1" || r.Method != http.MethodPost {
+				w.WriteHeader(400)
+				return
+			}
+			answer(w)
+		}))
+		cause, done := call(t.Context(), srv.Client(), srv.URL, request{userID: "u1", token: "t1", body: []byte(`{}`)})
+		srv.Close()
+		want := map[string]struct {
+			cause string
+			done  bool
+		}{"/done": {"", true}, "/running": {"", false}, "/limited": {"429", false}, "/odd": {"200 without success", false}}[path]
+		if cause != want.cause || done != want.done {
+			t.Errorf("%s: cause %q, done %v; want %q, %v", path, cause, done, want.cause, want.done)
+		}
+	}
+	if cause, _ := call(t.Context(), http.DefaultClient, "http://127.0.0.1:1", request{}); cause != "transport" {
+		t.Errorf("unreachable server: cause %q", cause)
+	}
+}
+
+func TestPercentileIsNearestRank(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 200; i++ {
+		d = append(d, time.Duration(i)*time.Millisecond)
+	}
+	if p := percentile(d, 0.5); p != 100*time.Millisecond {
+		t.Errorf("p50 = %s", p)
+	}
+	if p := percentile(d, 0.99); p != 198*time.Millisecond {
+		t.Errorf("p99 = %s", p)
+	}
+	if p := percentile(nil, 0.99); p != 0 {
+		t.Errorf("p99 of nothing = %s", p)
+	}
+}
+
+func TestFlagsAreChecked(t *testing.T) {
+	var stderr bytes.Buffer
+	for _, bad := range [][]string{{"-clients", "0"}, {"-duration", "0s"}, {"-max-requests", "0"}, {"-rate-limit", "0"}, {"extra"}} {
+		if _, err := parseOptions(bad, &stderr); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}

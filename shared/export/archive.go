@@ -1,0 +1,585 @@
+package export
+
+import (
+	"archive/zip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/rooms-export/rooms-export/shared/chat"
+	"github.com/rooms-export/rooms-export/shared/render"
+	"github.com/rooms-export/rooms-export/shared/zipstream"
+)
+
+// Checkpoints. A big export runs across several invocations (the API's
+// inline budget, then worker runs of at most a Lambda's lifetime), so the
+// archive is written in a way that can stop and go on byte for byte:
+//
+//   - every CheckpointEvery messages (and after each batch of assets) the
+//     ZIP writer restarts its compressor and the renderer's and writer's
+//     state are snapshotted — at points fixed by the message count, so an
+//     export that stops produces the same bytes as one that never did;
+//   - the upload persists in parts; when a part is durable, the newest
+//     snapshot it covers is saved (with the upload's state) as the job's
+//     checkpoint, so a stop loses at most a part of work;
+//   - the next run resumes the upload, regenerates from the snapshot and
+//     skips the bytes the upload already holds.
+//
+// Rocket.Chat has no counterpart: its export runs in one process and is lost
+// with it.
+
+// CheckpointsPrefix is where checkpoints are kept in the file store.
+const CheckpointsPrefix = "checkpoints/"
+
+const (
+	phaseDocument = "document"
+	phaseAssets   = "assets"
+)
+
+// assetsPerCheckpoint is how many messages with files pass between
+// snapshots in the assets phase.
+const assetsPerCheckpoint = 50
+
+// errBudget stops a run whose time is up; errLost stops one whose job was
+// taken by another run. Neither is a failure of the export.
+var (
+	errBudget = errors.New("budget spent")
+	errLost   = errors.New("job taken by another run")
+)
+
+// checkpoint is a snapshot of a running export.
+type checkpoint struct {
+	Version   int             `json:"version"`
+	Phase     string          `json:"phase"`
+	After     Cursor          `json:"after"`     // the last message done in this phase
+	Count     int64           `json:"count"`     // messages rendered
+	WithFiles int64           `json:"withFiles"` // of which carry files
+	Handled   int64           `json:"handled"`   // messages with files done in the assets phase
+	Zip       zipstream.State `json:"zip"`
+	Doc       json.RawMessage `json:"doc,omitempty"`
+	Assets    int             `json:"assets"`
+	Skipped   []manifestSkip  `json:"skipped"`
+	NSkipped  int             `json:"skippedCount"`
+	Upload    []byte          `json:"upload,omitempty"`
+	Persisted int64           `json:"persisted"`
+}
+
+// exporter is one run of an export.
+type exporter struct {
+	s        *Service
+	job      *chat.Job
+	room     chat.Room
+	owner    chat.User
+	loc      *time.Location
+	at       time.Time // the export's time: header, entry times, file name
+	deadline time.Time
+
+	up      Upload
+	zw      *zipstream.Writer
+	doc     render.Document
+	cp      checkpoint   // the live position and counters
+	pending []checkpoint // snapshots not yet covered by durable bytes
+	saved   int64        // durable bytes at the last saved checkpoint
+}
+
+func (e *exporter) info() ObjectInfo {
+	return ObjectInfo{ContentType: "application/zip", FileName: e.job.FileName, Expires: e.job.ExpiresAt}
+}
+
+// build writes the archive of SPEC §5 to the file store as it is produced —
+// the document, the assets its messages reference, manifest.json — starting
+// from the job's checkpoint when it has one. It returns errBudget when the
+// deadline came first (the checkpoint then holds what is durable), errLost
+// when another run took the job, nil when the object is complete.
+func (s *Service) build(ctx context.Context, job *chat.Job, deadline time.Time) (err error) {
+	e := &exporter{s: s, job: job, deadline: deadline}
+	if e.room, err = s.Directory.Room(ctx, job.RoomID); err != nil {
+		return fmt.Errorf("room %s: %w", job.RoomID, err)
+	}
+	if e.owner, err = s.Directory.UserByID(ctx, job.OwnerID); err != nil {
+		return fmt.Errorf("owner %s: %w", job.OwnerID, err)
+	}
+	if e.loc, err = time.LoadLocation(job.TimeZone); err != nil {
+		e.loc = time.UTC
+	}
+	if job.StartedAt == nil {
+		at := s.now()
+		job.StartedAt = &at
+		job.FileName = archiveName(at, e.owner, job)
+		job.Key = ExportsPrefix + job.ID + "/" + job.FileName
+	}
+	e.at = *job.StartedAt
+
+	if err := e.open(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		switch {
+		case err == nil, errors.Is(err, errLost):
+			// Done, or another run owns the upload now.
+		case errors.Is(err, errBudget) && job.Checkpoint != "":
+			// The upload stays for the next run.
+		default:
+			e.up.Abort()
+			e.dropCheckpoint(ctx)
+		}
+	}()
+	if e.cp.Phase == phaseDocument {
+		if err := e.document(ctx); err != nil {
+			return err
+		}
+	}
+	if err := e.assets(ctx); err != nil {
+		return err
+	}
+	if err := e.finish(); err != nil {
+		return err
+	}
+	e.dropCheckpoint(ctx)
+	return nil
+}
+
+// open starts the upload and the archive, or resumes both from the job's
+// checkpoint.
+func (e *exporter) open(ctx context.Context) error {
+	hdr := e.header()
+	if e.job.Checkpoint != "" {
+		cp, err := e.loadCheckpoint(ctx)
+		if err == nil {
+			err = e.resume(ctx, cp, hdr)
+		}
+		if err == nil {
+			return nil
+		}
+		// A checkpoint that cannot be used costs the work it saved, not
+		// the export: start over.
+		e.dropCheckpoint(ctx)
+	}
+	up, err := e.s.Files.StartUpload(ctx, e.job.Key, e.info())
+	if err != nil {
+		return fmt.Errorf("start upload %s: %w", e.job.Key, err)
+	}
+	e.up = up
+	e.zw = zipstream.NewWriter(up, zipstream.Options{})
+	e.cp = checkpoint{Version: 1, Phase: phaseDocument, Skipped: []manifestSkip{}}
+	if e.job.Format == chat.FormatJSON {
+		w, err := e.zw.Create(documentName(e.room, e.job.Format), zip.Deflate, e.at)
+		if err != nil {
+			return err
+		}
+		e.doc = render.NewJSON(w)
+	} else {
+		e.doc = render.NewHTMLBook(e.openEntry, e.bookOptions(ctx))
+	}
+	return e.doc.Begin(hdr)
+}
+
+func (e *exporter) resume(ctx context.Context, cp checkpoint, hdr render.Header) error {
+	up, err := e.s.Files.ResumeUpload(ctx, e.job.Key, e.info(), cp.Upload)
+	if err != nil {
+		return fmt.Errorf("resume upload: %w", err)
+	}
+	skip := cp.Persisted - cp.Zip.Offset
+	if skip < 0 {
+		up.Abort()
+		return fmt.Errorf("checkpoint at %d is past the durable %d bytes", cp.Zip.Offset, cp.Persisted)
+	}
+	zw, err := zipstream.Resume(&skipWriter{skip: skip, w: up}, cp.Zip, zipstream.Options{})
+	if err != nil {
+		up.Abort()
+		return fmt.Errorf("resume archive: %w", err)
+	}
+	e.up, e.zw, e.cp, e.saved = up, zw, cp, cp.Persisted
+	e.cp.Upload, e.cp.Persisted = nil, 0
+	if cp.Phase != phaseDocument {
+		return nil
+	}
+	if e.job.Format == chat.FormatJSON {
+		e.doc, err = render.ResumeJSON(zw, cp.Doc)
+	} else {
+		e.doc, err = render.ResumeHTMLBook(e.openEntry, e.bookOptions(ctx), hdr, zw, cp.Doc)
+	}
+	return err
+}
+
+func (e *exporter) header() render.Header {
+	return render.Header{Room: e.room, From: e.job.From, To: e.job.To, Location: e.loc,
+		ExportedAt: e.at, ExportedBy: e.owner.DisplayName(), Total: e.job.Total}
+}
+
+func (e *exporter) bookOptions(ctx context.Context) render.BookOptions {
+	return render.BookOptions{
+		PerPage:  e.s.Config.HTMLPerPage,
+		BaseName: chat.SafeName(e.room.ID, "room"),
+		Options:  render.Options{Parents: e.s.threadParent(ctx, e.room.ID)},
+	}
+}
+
+func (e *exporter) openEntry(name string) (io.Writer, error) {
+	return e.zw.Create(name, zip.Deflate, e.at)
+}
+
+// document renders the messages after the checkpoint's cursor.
+func (e *exporter) document(ctx context.Context) error {
+	every := int64(e.s.Config.CheckpointEvery)
+	err := e.s.eachMessage(ctx, e.job.RoomID, e.job.From, e.job.To, e.cp.After, func(m chat.Message) error {
+		if err := e.doc.Message(m); err != nil {
+			return err
+		}
+		e.cp.Count++
+		if len(m.AllFiles()) > 0 {
+			e.cp.WithFiles++
+		}
+		e.cp.After = Cursor{TS: m.TS, ID: m.ID}
+		if e.cp.Count%every == 0 {
+			return e.checkpoint(ctx, true)
+		}
+		if e.cp.Count%progressEvery == 0 {
+			return e.progress(ctx)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := e.doc.End(e.cp.Count); err != nil {
+		return err
+	}
+	e.job.Exported = e.cp.Count
+	e.cp.Phase, e.cp.After, e.cp.Doc = phaseAssets, Cursor{}, nil
+	return e.checkpoint(ctx, false)
+}
+
+// assets copies the uploaded files of the exported messages into assets/:
+// a second pass over the range, so nothing of the room is held in memory.
+func (e *exporter) assets(ctx context.Context) error {
+	if e.cp.WithFiles == 0 {
+		return nil
+	}
+	return e.s.eachMessage(ctx, e.job.RoomID, e.job.From, e.job.To, e.cp.After, func(m chat.Message) error {
+		files := m.AllFiles()
+		if len(files) == 0 {
+			return nil
+		}
+		seen := map[string]bool{}
+		for _, f := range files {
+			if seen[f.ID] {
+				continue
+			}
+			seen[f.ID] = true
+			if err := e.writeAsset(ctx, f); err != nil {
+				return err
+			}
+		}
+		e.cp.After = Cursor{TS: m.TS, ID: m.ID}
+		e.cp.Handled++
+		if e.cp.Handled%assetsPerCheckpoint == 0 {
+			return e.checkpoint(ctx, false)
+		}
+		return nil
+	})
+}
+
+// writeAsset copies one uploaded file into assets/. A file whose record or
+// bytes are gone is listed in the manifest's skipped items, not an error.
+func (e *exporter) writeAsset(ctx context.Context, f chat.FileRef) error {
+	up, err := e.s.Directory.Upload(ctx, f.ID)
+	if errors.Is(err, chat.ErrNotFound) {
+		e.skip(f, "upload record not found")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("upload %s: %w", f.ID, err)
+	}
+	rc, err := e.s.Files.Open(ctx, up.StorageKey)
+	if errors.Is(err, chat.ErrNotFound) {
+		e.skip(f, "file content not found")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open upload %s: %w", f.ID, err)
+	}
+	defer rc.Close()
+	method := zip.Store
+	if compressible(up.Type) {
+		method = zip.Deflate
+	}
+	w, err := e.zw.Create(chat.AssetPath(f), method, e.at)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, rc); err != nil {
+		return fmt.Errorf("copy upload %s: %w", f.ID, err)
+	}
+	e.cp.Assets++
+	return nil
+}
+
+func (e *exporter) skip(f chat.FileRef, reason string) {
+	e.cp.NSkipped++
+	if len(e.cp.Skipped) < maxSkipped {
+		e.cp.Skipped = append(e.cp.Skipped, manifestSkip{FileID: f.ID, Name: f.Name, Reason: reason})
+	}
+}
+
+// finish writes manifest.json, ends the archive and commits the upload.
+func (e *exporter) finish() error {
+	job := e.job
+	// Creating the manifest's entry ends the last one: Entries then lists
+	// every entry before the manifest.
+	w, err := e.zw.Create("manifest.json", zip.Deflate, e.at)
+	if err != nil {
+		return err
+	}
+	man := manifest{
+		Version: 1, ExportID: job.ID, Request: json.RawMessage(job.Request),
+		Room: manifestRoom{ID: e.room.ID, Name: e.room.DisplayName(), Type: e.room.Type},
+		From: job.From.UTC().Format(time.RFC3339Nano), To: job.To.UTC().Format(time.RFC3339Nano),
+		TimeZone: e.loc.String(), Format: job.Format, Schema: render.MessageSchemaID,
+		ExportedAt: e.at.UTC().Format(time.RFC3339Nano), ExportedBy: e.owner.Username,
+		Messages: e.cp.Count, Assets: e.cp.Assets, SkippedCount: e.cp.NSkipped, Skipped: e.cp.Skipped,
+		Entries: []manifestEntry{},
+	}
+	if job.Format != chat.FormatJSON {
+		man.Schema = ""
+	}
+	if len(man.Request) == 0 {
+		man.Request = json.RawMessage("null")
+	}
+	for _, en := range e.zw.Entries() {
+		man.Entries = append(man.Entries, manifestEntry{Name: en.Name, Size: en.Size, SHA256: en.SHA256})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(man); err != nil {
+		return fmt.Errorf("write manifest: %w", err)
+	}
+	if err := e.zw.Close(); err != nil {
+		return fmt.Errorf("close archive: %w", err)
+	}
+	if err := e.up.Commit(); err != nil {
+		return fmt.Errorf("commit %s: %w", job.Key, err)
+	}
+	n, _ := e.up.Persisted()
+	job.Exported, job.Bytes = e.cp.Count, n
+	return nil
+}
+
+// checkpoint takes a snapshot at this point of the document (withDoc) or
+// between documents, saves the newest snapshot the durable bytes cover, and
+// stops the run when its time is up.
+func (e *exporter) checkpoint(ctx context.Context, withDoc bool) error {
+	snap := e.cp
+	state, err := e.zw.Checkpoint()
+	if err != nil {
+		return fmt.Errorf("checkpoint archive: %w", err)
+	}
+	snap.Zip = state
+	snap.Skipped = append([]manifestSkip(nil), e.cp.Skipped...)
+	if withDoc {
+		ds, ok := e.doc.(render.Snapshotter)
+		if !ok {
+			return errors.New("checkpoint: the document cannot be snapshotted")
+		}
+		if snap.Doc, err = ds.Snapshot(); err != nil {
+			return fmt.Errorf("checkpoint document: %w", err)
+		}
+	}
+	e.pending = append(e.pending, snap)
+	if err := e.persist(ctx); err != nil {
+		return err
+	}
+	if !e.deadline.IsZero() && e.s.now().After(e.deadline) {
+		return errBudget
+	}
+	return nil
+}
+
+// persist saves, as the job's checkpoint, the newest pending snapshot that
+// the upload's durable bytes cover, when they have grown.
+func (e *exporter) persist(ctx context.Context) error {
+	n, state := e.up.Persisted()
+	if n <= e.saved {
+		return nil
+	}
+	best := -1
+	for i, p := range e.pending {
+		if p.Zip.Offset <= n {
+			best = i
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	cp := e.pending[best]
+	e.pending = e.pending[best+1:]
+	cp.Upload, cp.Persisted = state, n
+	if err := e.saveCheckpoint(ctx, cp); err != nil {
+		return err
+	}
+	e.saved = n
+	e.job.Exported = cp.Count
+	return e.progress(ctx)
+}
+
+// progress saves the job's counters; losing the job stops the run.
+func (e *exporter) progress(ctx context.Context) error {
+	if e.cp.Phase == phaseDocument && e.cp.Count > e.job.Exported {
+		e.job.Exported = e.cp.Count
+	}
+	err := e.s.save(ctx, e.job)
+	if errors.Is(err, chat.ErrConflict) {
+		return errLost
+	}
+	if err != nil {
+		return fmt.Errorf("save progress: %w", err)
+	}
+	return nil
+}
+
+func (e *exporter) checkpointKey() string { return CheckpointsPrefix + e.job.ID + ".json" }
+
+func (e *exporter) saveCheckpoint(ctx context.Context, cp checkpoint) error {
+	b, err := json.Marshal(cp)
+	if err != nil {
+		return fmt.Errorf("encode checkpoint: %w", err)
+	}
+	w, err := e.s.Files.Create(ctx, e.checkpointKey(), ObjectInfo{ContentType: "application/json", FileName: "checkpoint.json", Expires: e.job.ExpiresAt})
+	if err != nil {
+		return fmt.Errorf("save checkpoint: %w", err)
+	}
+	if _, err := w.Write(b); err != nil {
+		w.Abort()
+		return fmt.Errorf("save checkpoint: %w", err)
+	}
+	if err := w.Commit(); err != nil {
+		return fmt.Errorf("save checkpoint: %w", err)
+	}
+	e.job.Checkpoint = e.checkpointKey()
+	return nil
+}
+
+func (e *exporter) loadCheckpoint(ctx context.Context) (checkpoint, error) {
+	var cp checkpoint
+	rc, err := e.s.Files.Open(ctx, e.job.Checkpoint)
+	if err != nil {
+		return cp, fmt.Errorf("open checkpoint: %w", err)
+	}
+	defer rc.Close()
+	if err := json.NewDecoder(rc).Decode(&cp); err != nil {
+		return cp, fmt.Errorf("read checkpoint: %w", err)
+	}
+	if cp.Version != 1 || (cp.Phase != phaseDocument && cp.Phase != phaseAssets) {
+		return cp, fmt.Errorf("checkpoint version %d phase %q unknown", cp.Version, cp.Phase)
+	}
+	return cp, nil
+}
+
+func (e *exporter) dropCheckpoint(ctx context.Context) {
+	if e.job.Checkpoint != "" {
+		_ = e.s.Files.Delete(context.WithoutCancel(ctx), e.job.Checkpoint)
+		e.job.Checkpoint = ""
+	}
+}
+
+// skipWriter drops the first skip bytes: on resume, the archive is
+// regenerated from a snapshot that may lie before the durable end of the
+// upload, and those bytes are already stored.
+type skipWriter struct {
+	skip int64
+	w    io.Writer
+}
+
+func (s *skipWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	if s.skip > 0 {
+		if int64(len(p)) <= s.skip {
+			s.skip -= int64(len(p))
+			return n, nil
+		}
+		p = p[s.skip:]
+		s.skip = 0
+	}
+	if _, err := s.w.Write(p); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// archiveName is Rocket.Chat's: <YYYY-MM-DD>-<user name>[-data]-<random id>.zip.
+func archiveName(now time.Time, owner chat.User, job *chat.Job) string {
+	name := now.UTC().Format(time.DateOnly) + "-" + chat.SafeName(owner.Username, owner.ID)
+	if job.Format == chat.FormatJSON {
+		name += "-data"
+	}
+	return name + "-" + job.ID + ".zip"
+}
+
+// documentName is Rocket.Chat's: <rid>.html, or <room name>.json (<rid>.json
+// for direct messages, which have no name).
+func documentName(room chat.Room, format string) string {
+	if format != chat.FormatJSON {
+		return chat.SafeName(room.ID, "room") + ".html"
+	}
+	if room.Type == chat.RoomDirect || room.Name == "" {
+		return chat.SafeName(room.ID, "room") + ".json"
+	}
+	return chat.SafeName(room.Name, room.ID) + ".json"
+}
+
+func compressible(contentType string) bool {
+	switch {
+	case strings.HasPrefix(contentType, "image/") && contentType != "image/svg+xml",
+		strings.HasPrefix(contentType, "video/"), strings.HasPrefix(contentType, "audio/"),
+		contentType == "application/zip", contentType == "application/gzip", contentType == "application/pdf":
+		return false
+	}
+	return true
+}
+
+// maxSkipped bounds the manifest's list of skipped items; the count goes on.
+const maxSkipped = 1000
+
+// manifest is manifest.json: what was asked, what the archive holds.
+type manifest struct {
+	Version    int             `json:"version"`
+	ExportID   string          `json:"exportId"`
+	Request    json.RawMessage `json:"request"`
+	Room       manifestRoom    `json:"room"`
+	From       string          `json:"from"`
+	To         string          `json:"to"`
+	TimeZone   string          `json:"timezone"`
+	Format     string          `json:"format"`
+	Schema     string          `json:"schema,omitempty"` // JSON: the schema every line follows
+	ExportedAt string          `json:"exportedAt"`
+	ExportedBy string          `json:"exportedBy"`
+	Messages   int64           `json:"messages"`
+	Assets     int             `json:"assets"`
+	Entries    []manifestEntry `json:"entries"`
+	// SkippedCount counts files that could not be included; Skipped lists
+	// the first maxSkipped of them with the reason.
+	SkippedCount int            `json:"skippedCount"`
+	Skipped      []manifestSkip `json:"skipped"`
+}
+
+type manifestRoom struct {
+	ID   string `json:"_id"`
+	Name string `json:"name"`
+	Type string `json:"t"`
+}
+
+type manifestEntry struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+type manifestSkip struct {
+	FileID string `json:"fileId"`
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+}

@@ -1,0 +1,197 @@
+package zipstream
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// stateVersion is the State.Version this build writes and accepts.
+const stateVersion = 1
+
+// State is where a Writer stood at a checkpoint: everything Resume needs to
+// go on writing the same archive. It is JSON-serialisable and small: a
+// record per finished entry plus a few hundred bytes.
+type State struct {
+	// Version is the layout of this State; Resume refuses others.
+	Version int `json:"version"`
+	// Offset is the number of archive bytes written before the checkpoint;
+	// all of them had reached the destination when Checkpoint returned.
+	Offset int64 `json:"offset"`
+	// Level is the deflate level of the archive's Deflate entries.
+	Level int `json:"level"`
+	// Entries are the finished entries, in archive order.
+	Entries []EntryInfo `json:"entries,omitempty"`
+	// Open is the entry being written, if any.
+	Open *OpenEntry `json:"open,omitempty"`
+}
+
+// OpenEntry is the entry being written at a checkpoint.
+type OpenEntry struct {
+	Name     string    `json:"name"`
+	Method   uint16    `json:"method"`
+	Modified time.Time `json:"modified"`
+	// Offset is where the entry's local header starts.
+	Offset int64 `json:"offset"`
+	// CRC32, Size and CompressedSize cover the content written so far.
+	CRC32          uint32 `json:"crc32"`
+	Size           int64  `json:"size"`
+	CompressedSize int64  `json:"compressedSize"`
+	// SHA256State is the marshalled state of the content's SHA-256
+	// (crypto/sha256's encoding.BinaryMarshaler form).
+	SHA256State []byte `json:"sha256State"`
+}
+
+// Checkpoint makes the archive resumable at this point and returns the
+// State to resume from. It may be called at any time before Close: with no
+// open entry, right after Create, or in the middle of an entry. For a
+// Deflate entry that has received input since its compressor started, it
+// ends the current deflate block with a sync flush and starts a fresh
+// compressor, so that what follows does not depend on what came before (a
+// resumed Writer starts with a fresh compressor too). Then it flushes every
+// byte written so far to the destination.
+//
+// Rocket.Chat has no counterpart: its export runs in one process. The
+// export calls Checkpoint when a part of the multipart upload is full, so a
+// stopped invocation loses at most that part.
+func (z *Writer) Checkpoint() (State, error) {
+	if z.err != nil {
+		return State{}, z.err
+	}
+	if z.closed {
+		return State{}, errors.New("zipstream: checkpoint: writer is closed")
+	}
+	e := z.cur
+	if e != nil && e.fw != nil && !e.fresh {
+		if err := e.fw.Flush(); err != nil {
+			return State{}, z.stick(fmt.Errorf("zipstream: checkpoint %q: compress: %w", e.info.Name, err))
+		}
+		if err := z.startCompressor(e); err != nil {
+			return State{}, z.stick(fmt.Errorf("zipstream: checkpoint %q: %w", e.info.Name, err))
+		}
+	}
+	if z.err != nil {
+		return State{}, z.err
+	}
+	if err := z.bw.Flush(); err != nil {
+		return State{}, z.stick(fmt.Errorf("zipstream: checkpoint: %w", err))
+	}
+	s := State{Version: stateVersion, Offset: z.n, Level: z.level, Entries: z.Entries()}
+	if e != nil {
+		sha, err := e.sha.(encoding.BinaryMarshaler).MarshalBinary()
+		if err != nil {
+			return State{}, fmt.Errorf("zipstream: checkpoint %q: save SHA-256: %w", e.info.Name, err)
+		}
+		s.Open = &OpenEntry{
+			Name:           e.info.Name,
+			Method:         e.info.Method,
+			Modified:       e.info.Modified,
+			Offset:         e.info.Offset,
+			CRC32:          e.crc,
+			Size:           e.size,
+			CompressedSize: z.n - e.dataStart,
+			SHA256State:    sha,
+		}
+	}
+	return s, nil
+}
+
+// Resume returns a Writer that stands where the Writer that returned s
+// stood: w receives the archive's bytes from s.Offset on. Fed the input the
+// original received after the checkpoint, it writes exactly what the
+// original wrote after s.Offset. opts must select the level s was written
+// with. Resume checks that s is consistent (the entries tile the archive up
+// to s.Offset) and refuses it otherwise.
+func Resume(w io.Writer, s State, opts Options) (*Writer, error) {
+	level, err := opts.level()
+	if err != nil {
+		return nil, fmt.Errorf("zipstream: resume: %w", err)
+	}
+	if s.Version != stateVersion {
+		return nil, fmt.Errorf("zipstream: resume: state version %d, want %d", s.Version, stateVersion)
+	}
+	if s.Level != level {
+		return nil, fmt.Errorf("zipstream: resume: state written at level %d, options say %d", s.Level, level)
+	}
+	limit := opts.limit()
+	if err := checkState(s, limit); err != nil {
+		return nil, fmt.Errorf("zipstream: resume: %w", err)
+	}
+	z := &Writer{
+		bw:    bufio.NewWriterSize(w, bufferSize),
+		n:     s.Offset,
+		level: level,
+		limit: limit,
+		dir:   append([]EntryInfo(nil), s.Entries...),
+	}
+	if o := s.Open; o != nil {
+		sha := sha256.New()
+		if err := sha.(encoding.BinaryUnmarshaler).UnmarshalBinary(o.SHA256State); err != nil {
+			return nil, fmt.Errorf("zipstream: resume %q: restore SHA-256: %w", o.Name, err)
+		}
+		e := &entry{
+			info:      EntryInfo{Name: o.Name, Method: o.Method, Modified: o.Modified, Offset: o.Offset},
+			dataStart: s.Offset - o.CompressedSize,
+			crc:       o.CRC32,
+			size:      o.Size,
+			sha:       sha,
+		}
+		if err := z.startCompressor(e); err != nil {
+			return nil, fmt.Errorf("zipstream: resume %q: %w", o.Name, err)
+		}
+		z.cur = e
+	}
+	return z, nil
+}
+
+// checkState reports why s cannot describe an archive written by this
+// package, or nil: every entry must start where the previous one ended,
+// with a valid name, method, SHA-256 and sizes, and the last one must end at
+// s.Offset.
+func checkState(s State, limit uint64) error {
+	var at int64
+	for i, e := range s.Entries {
+		if err := checkEntry(e.Name, e.Method, e.Modified, e.Offset, at, e.Size, e.CompressedSize); err != nil {
+			return fmt.Errorf("entry %d: %w", i, err)
+		}
+		if sum, err := hex.DecodeString(e.SHA256); err != nil || len(sum) != sha256.Size {
+			return fmt.Errorf("entry %d: SHA-256 %q is not 64 hex digits", i, e.SHA256)
+		}
+		at = e.Offset + localHeaderLen(e.Name, e.Modified) + e.CompressedSize + dataDescriptorSize(e, limit)
+	}
+	if o := s.Open; o != nil {
+		if err := checkEntry(o.Name, o.Method, o.Modified, o.Offset, at, o.Size, o.CompressedSize); err != nil {
+			return fmt.Errorf("open entry: %w", err)
+		}
+		at = o.Offset + localHeaderLen(o.Name, o.Modified) + o.CompressedSize
+	}
+	if at != s.Offset {
+		return fmt.Errorf("entries end at %d, state offset is %d", at, s.Offset)
+	}
+	return nil
+}
+
+// checkEntry checks one entry's fields; want is where it must start.
+func checkEntry(name string, method uint16, modified time.Time, offset, want, size, csize int64) error {
+	if err := checkName(name); err != nil {
+		return fmt.Errorf("%q: %w", name, err)
+	}
+	if method != Store && method != Deflate {
+		return fmt.Errorf("%q: unsupported method %d", name, method)
+	}
+	if !modified.Equal(clampModified(modified)) {
+		return fmt.Errorf("%q: modification time out of range", name)
+	}
+	if offset != want {
+		return fmt.Errorf("%q: starts at %d, previous entry ends at %d", name, offset, want)
+	}
+	if size < 0 || csize < 0 || (method == Store && size != csize) {
+		return fmt.Errorf("%q: impossible sizes %d/%d", name, csize, size)
+	}
+	return nil
+}
