@@ -350,6 +350,9 @@ func (e *exporter) finish() error {
 	if len(man.Request) == 0 {
 		man.Request = json.RawMessage("null")
 	}
+	if man.Skipped == nil {
+		man.Skipped = []manifestSkip{}
+	}
 	for _, en := range e.zw.Entries() {
 		man.Entries = append(man.Entries, manifestEntry{Name: en.Name, Size: en.Size, SHA256: en.SHA256})
 	}
@@ -379,7 +382,7 @@ func (e *exporter) checkpoint(ctx context.Context, withDoc bool) error {
 		return fmt.Errorf("checkpoint archive: %w", err)
 	}
 	snap.Zip = state
-	snap.Skipped = append([]manifestSkip(nil), e.cp.Skipped...)
+	snap.Skipped = append([]manifestSkip{}, e.cp.Skipped...)
 	if withDoc {
 		ds, ok := e.doc.(render.Snapshotter)
 		if !ok {

@@ -60,6 +60,13 @@ func (s *Service) run(ctx context.Context, jobID string, deadline time.Time) err
 	} else if err != nil {
 		return fmt.Errorf("run %s: %w", jobID, err)
 	}
+	if job.Attempts > s.Config.MaxRuns {
+		// Runs that never get far enough to save a checkpoint would hand
+		// the same work over for ever.
+		s.discard(ctx, &job)
+		s.fail(ctx, job.ID, "the export did not finish")
+		return fmt.Errorf("run %s: gave up after %d runs", jobID, job.Attempts-1)
+	}
 	err = s.build(ctx, &job, deadline)
 	switch {
 	case errors.Is(err, errLost):
@@ -85,6 +92,18 @@ func (s *Service) run(ctx context.Context, jobID string, deadline time.Time) err
 		return fmt.Errorf("run %s: finish: %w", jobID, err)
 	}
 	return nil
+}
+
+// discard removes what an abandoned job left in storage: its upload and
+// its checkpoint. Best effort.
+func (s *Service) discard(ctx context.Context, job *chat.Job) {
+	e := &exporter{s: s, job: job}
+	if cp, err := e.loadCheckpoint(ctx); err == nil {
+		if up, err := s.Files.ResumeUpload(ctx, job.Key, e.info(), cp.Upload); err == nil {
+			up.Abort()
+		}
+	}
+	e.dropCheckpoint(ctx)
 }
 
 // handOver queues a job whose run ran out of time and dispatches the next

@@ -24,6 +24,7 @@ type Config struct {
 	WorkerBudget    time.Duration // how long one background run works (0: until its context's deadline)
 	DeadlineMargin  time.Duration // a run stops this long before its context's deadline
 	CheckpointEvery int           // messages between checkpoints
+	MaxRuns         int           // a job not done after this many runs fails
 	PageSize        int           // messages read per store call
 	StaleAfter      time.Duration // a running job not saved for this long is taken over
 	HTMLPerPage     int           // messages per HTML page; bigger exports get pages and an index.html
@@ -50,6 +51,9 @@ func (c Config) WithDefaults() Config {
 	}
 	def(&c.InlineBudget, 5*time.Second)
 	def(&c.DeadlineMargin, 30*time.Second)
+	if c.MaxRuns <= 0 {
+		c.MaxRuns = 100
+	}
 	if c.CheckpointEvery <= 0 {
 		c.CheckpointEvery = 2000
 	}

@@ -119,6 +119,11 @@ func (b brokenFiles) StartUpload(ctx context.Context, key string, info export.Ob
 	return &brokenUpload{u, b.n}, err
 }
 
+func (b brokenFiles) ResumeUpload(ctx context.Context, key string, info export.ObjectInfo, state []byte) (export.Upload, error) {
+	u, err := b.FileStore.ResumeUpload(ctx, key, info, state)
+	return &brokenUpload{u, b.n}, err
+}
+
 func (b *brokenUpload) Write(p []byte) (int, error) {
 	if len(p) > b.left {
 		return 0, errors.New("storage unavailable: 503 SlowDown at s3://bucket/key")

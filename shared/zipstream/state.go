@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 )
 
 // stateVersion is the State.Version this build writes and accepts.
@@ -31,17 +30,10 @@ type State struct {
 	Open *OpenEntry `json:"open,omitempty"`
 }
 
-// OpenEntry is the entry being written at a checkpoint.
+// OpenEntry is the entry being written at a checkpoint: its CRC32, Size and
+// CompressedSize cover the content written so far, and its SHA256 is empty.
 type OpenEntry struct {
-	Name     string    `json:"name"`
-	Method   uint16    `json:"method"`
-	Modified time.Time `json:"modified"`
-	// Offset is where the entry's local header starts.
-	Offset int64 `json:"offset"`
-	// CRC32, Size and CompressedSize cover the content written so far.
-	CRC32          uint32 `json:"crc32"`
-	Size           int64  `json:"size"`
-	CompressedSize int64  `json:"compressedSize"`
+	EntryInfo
 	// SHA256State is the marshalled state of the content's SHA-256
 	// (crypto/sha256's encoding.BinaryMarshaler form).
 	SHA256State []byte `json:"sha256State"`
@@ -87,16 +79,9 @@ func (z *Writer) Checkpoint() (State, error) {
 		if err != nil {
 			return State{}, fmt.Errorf("zipstream: checkpoint %q: save SHA-256: %w", e.info.Name, err)
 		}
-		s.Open = &OpenEntry{
-			Name:           e.info.Name,
-			Method:         e.info.Method,
-			Modified:       e.info.Modified,
-			Offset:         e.info.Offset,
-			CRC32:          e.crc,
-			Size:           e.size,
-			CompressedSize: z.n - e.dataStart,
-			SHA256State:    sha,
-		}
+		info := e.info
+		info.CRC32, info.Size, info.CompressedSize = e.crc, e.size, z.n-e.dataStart
+		s.Open = &OpenEntry{EntryInfo: info, SHA256State: sha}
 	}
 	return s, nil
 }
@@ -156,7 +141,7 @@ func Resume(w io.Writer, s State, opts Options) (*Writer, error) {
 func checkState(s State, limit uint64) error {
 	var at int64
 	for i, e := range s.Entries {
-		if err := checkEntry(e.Name, e.Method, e.Modified, e.Offset, at, e.Size, e.CompressedSize); err != nil {
+		if err := checkEntry(e, at); err != nil {
 			return fmt.Errorf("entry %d: %w", i, err)
 		}
 		if sum, err := hex.DecodeString(e.SHA256); err != nil || len(sum) != sha256.Size {
@@ -165,7 +150,7 @@ func checkState(s State, limit uint64) error {
 		at = e.Offset + localHeaderLen(e.Name, e.Modified) + e.CompressedSize + dataDescriptorSize(e, limit)
 	}
 	if o := s.Open; o != nil {
-		if err := checkEntry(o.Name, o.Method, o.Modified, o.Offset, at, o.Size, o.CompressedSize); err != nil {
+		if err := checkEntry(o.EntryInfo, at); err != nil {
 			return fmt.Errorf("open entry: %w", err)
 		}
 		at = o.Offset + localHeaderLen(o.Name, o.Modified) + o.CompressedSize
@@ -177,21 +162,21 @@ func checkState(s State, limit uint64) error {
 }
 
 // checkEntry checks one entry's fields; want is where it must start.
-func checkEntry(name string, method uint16, modified time.Time, offset, want, size, csize int64) error {
-	if err := checkName(name); err != nil {
-		return fmt.Errorf("%q: %w", name, err)
+func checkEntry(e EntryInfo, want int64) error {
+	if err := checkName(e.Name); err != nil {
+		return fmt.Errorf("%q: %w", e.Name, err)
 	}
-	if method != Store && method != Deflate {
-		return fmt.Errorf("%q: unsupported method %d", name, method)
+	if e.Method != Store && e.Method != Deflate {
+		return fmt.Errorf("%q: unsupported method %d", e.Name, e.Method)
 	}
-	if !modified.Equal(clampModified(modified)) {
-		return fmt.Errorf("%q: modification time out of range", name)
+	if !e.Modified.Equal(clampModified(e.Modified)) {
+		return fmt.Errorf("%q: modification time out of range", e.Name)
 	}
-	if offset != want {
-		return fmt.Errorf("%q: starts at %d, previous entry ends at %d", name, offset, want)
+	if e.Offset != want {
+		return fmt.Errorf("%q: starts at %d, previous entry ends at %d", e.Name, e.Offset, want)
 	}
-	if size < 0 || csize < 0 || (method == Store && size != csize) {
-		return fmt.Errorf("%q: impossible sizes %d/%d", name, csize, size)
+	if e.Size < 0 || e.CompressedSize < 0 || (e.Method == Store && e.Size != e.CompressedSize) {
+		return fmt.Errorf("%q: impossible sizes %d/%d", e.Name, e.CompressedSize, e.Size)
 	}
 	return nil
 }

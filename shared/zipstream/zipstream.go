@@ -118,7 +118,7 @@ type EntryInfo struct {
 	Size           int64  `json:"size"`
 	CompressedSize int64  `json:"compressedSize"`
 	// SHA256 is the lower-case hex SHA-256 of the uncompressed content.
-	SHA256 string `json:"sha256"`
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 // Writer writes a ZIP archive as a stream, without seeking, readable by
@@ -219,12 +219,12 @@ func (z *Writer) Create(name string, method uint16, modified time.Time) (io.Writ
 		Offset:   z.n,
 	}}
 	if err := z.emit(localHeader(e.info)); err != nil {
-		return nil, fmt.Errorf("zipstream: create %q: %w", name, err)
+		return nil, err
 	}
 	e.dataStart = z.n
 	e.sha = sha256.New()
 	if err := z.startCompressor(e); err != nil {
-		return nil, fmt.Errorf("zipstream: create %q: %w", name, err)
+		return nil, z.stick(fmt.Errorf("zipstream: create %q: %w", name, err))
 	}
 	z.cur = e
 	return entryWriter{z: z, e: e}, nil

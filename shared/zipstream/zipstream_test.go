@@ -103,6 +103,9 @@ func TestNonASCIINames(t *testing.T) {
 		}
 	}
 	unzipTest(t, buf.Bytes())
+	if got, want := string(unzip(t, buf.Bytes(), "-Z1")), strings.Join(names, "\n")+"\n"; got != want {
+		t.Fatalf("unzip lists\n%s\nwant\n%s", got, want)
+	}
 }
 
 // Stored entries hold their content verbatim, right after the local header.
