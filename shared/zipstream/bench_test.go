@@ -24,7 +24,7 @@ func (c *countingDiscard) Write(p []byte) (int, error) {
 // writeArchive writes data as one entry in 64 KiB writes, checkpointing
 // every 8 MiB as the export does at each upload part, and returns the
 // archive's size.
-func writeArchive(b *testing.B, data []byte, method uint16, opts Options) int64 {
+func writeArchive(b testing.TB, data []byte, method uint16, opts Options) int64 {
 	sink := &countingDiscard{}
 	z := NewWriter(sink, opts)
 	w, err := z.Create("room.json", method, time.Now())

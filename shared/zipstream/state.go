@@ -35,7 +35,9 @@ type State struct {
 type OpenEntry struct {
 	EntryInfo
 	// SHA256State is the marshalled state of the content's SHA-256
-	// (crypto/sha256's encoding.BinaryMarshaler form).
+	// (crypto/sha256's encoding.BinaryMarshaler form). It holds the last
+	// Size%64 bytes of content in clear, so a State is as confidential as
+	// the archive itself.
 	SHA256State []byte `json:"sha256State"`
 }
 
@@ -49,8 +51,10 @@ type OpenEntry struct {
 // byte written so far to the destination.
 //
 // Rocket.Chat has no counterpart: its export runs in one process. The
-// export calls Checkpoint when a part of the multipart upload is full, so a
-// stopped invocation loses at most that part.
+// worker is meant to checkpoint when a part of its multipart upload is
+// full: since every byte up to State.Offset has reached the destination,
+// the part ends exactly there, and a stopped invocation loses at most the
+// part it was filling.
 func (z *Writer) Checkpoint() (State, error) {
 	if z.err != nil {
 		return State{}, z.err
