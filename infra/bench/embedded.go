@@ -110,9 +110,9 @@ func runChild(ctx context.Context, exe, dir, format string, n int, seed uint64) 
 
 // childMain is one export in a fresh process: it opens the stack the parent
 // generated, exports the whole room through Service.Export (inline: the
-// inline limit is raised above any room), checks the job ended done with
-// every message, and prints an exportRow as JSON — with the process's own
-// peak RSS, read at the end.
+// inline budget is raised to a day, more than any room takes), checks the
+// job ended done with every message, and prints an exportRow as JSON — with
+// the process's own peak RSS, read at the end.
 func childMain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(childArg, flag.ContinueOnError)
 	fs.SetOutput(stderr)

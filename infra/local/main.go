@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rooms-export/rooms-export/infra/bench/gen"
 	"github.com/rooms-export/rooms-export/shared/demo"
 	"github.com/rooms-export/rooms-export/shared/embedded"
 	"github.com/rooms-export/rooms-export/shared/gateway"
@@ -30,11 +32,39 @@ import (
 
 func main() {
 	seedOnly := flag.Bool("seed", false, "load the demo workspace into DATA_DIR and exit")
+	generate := flag.Int("generate", 0, "load a generated room of this many messages into DATA_DIR, print its id and exporter's credentials as JSON, and exit (scale checks)")
 	flag.Parse()
-	if err := run(*seedOnly); err != nil {
+	var err error
+	if *generate > 0 {
+		err = generateRoom(*generate)
+	} else {
+		err = run(*seedOnly)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "local:", err)
 		os.Exit(1)
 	}
+}
+
+// generateRoom loads a realistic generated room (infra/bench/gen) into the
+// data directory, for checks at scale against the real server.
+func generateRoom(n int) error {
+	cfg, err := settings.Load(os.Getenv)
+	if err != nil {
+		return err
+	}
+	stack, err := embedded.Open(cfg.DataDir, cfg.Export, newLogger("error"))
+	if err != nil {
+		return err
+	}
+	defer stack.Close()
+	h, counts, err := gen.Generate(context.Background(), stack.Store, gen.Config{Messages: n, Seed: 1})
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(map[string]any{
+		"rid": h.Room.ID, "userId": h.Exporter.ID, "token": h.Token, "messages": counts.Messages,
+	})
 }
 
 func run(seedOnly bool) error {

@@ -55,11 +55,12 @@ func putJob(tx *bolt.Tx, j chat.Job, prev *chat.Job) error {
 }
 
 // CreateJob stores a new export job; chat.ErrConflict when the id exists.
+// Concurrent job writes share commits (Store.batch).
 func (s *Store) CreateJob(ctx context.Context, job chat.Job) error {
 	if err := checkJob(job); err != nil {
 		return fmt.Errorf("boltstore: create job: %w", err)
 	}
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.batch(ctx, func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketJobs).Get([]byte(job.ID)) != nil {
 			return chat.ErrConflict
 		}
@@ -83,11 +84,13 @@ func (s *Store) Job(ctx context.Context, id string) (chat.Job, error) {
 // UpdateJob replaces the job if its stored UpdatedAt equals prevUpdatedAt
 // (optimistic locking, as DynamoDB's condition expression does);
 // chat.ErrConflict otherwise, chat.ErrNotFound when there is no such job.
+// The check and the write are one transaction, which concurrent job writes
+// may share (Store.batch): the check sees every write batched before it.
 func (s *Store) UpdateJob(ctx context.Context, job chat.Job, prevUpdatedAt time.Time) error {
 	if err := checkJob(job); err != nil {
 		return fmt.Errorf("boltstore: update job: %w", err)
 	}
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.batch(ctx, func(tx *bolt.Tx) error {
 		var cur chat.Job
 		ok, err := getJSON(tx.Bucket(bucketJobs), []byte(job.ID), &cur)
 		switch {

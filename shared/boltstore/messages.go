@@ -3,7 +3,6 @@ package boltstore
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -62,8 +61,30 @@ func rangeStart(prefix []byte, fromMs int64, after export.Cursor) []byte {
 // exactly when another such message follows the page. Only keys of q.RoomID
 // are read.
 func (s *Store) MessagePage(ctx context.Context, q export.MessageQuery) ([]chat.Message, bool, error) {
+	msgs, more, err := s.page(ctx, q, bucketMessages)
+	if err != nil {
+		return nil, false, fmt.Errorf("boltstore: message page %s: %w", q.RoomID, err)
+	}
+	return msgs, more, nil
+}
+
+// FileMessages is MessagePage restricted to the messages that carry files
+// (file or files), read from the filemsgs index: the export's assets pass
+// (Rocket.Chat's export walks the room's uploads) reads a twentieth of the
+// room instead of all of it again.
+func (s *Store) FileMessages(ctx context.Context, q export.MessageQuery) ([]chat.Message, bool, error) {
+	msgs, more, err := s.page(ctx, q, bucketFileMsgs)
+	if err != nil {
+		return nil, false, fmt.Errorf("boltstore: file messages %s: %w", q.RoomID, err)
+	}
+	return msgs, more, nil
+}
+
+// page reads one page of q from the keys of bucket: the messages bucket
+// itself, or an index of it whose keys are message keys.
+func (s *Store) page(ctx context.Context, q export.MessageQuery, bucket []byte) ([]chat.Message, bool, error) {
 	if q.Limit <= 0 {
-		return nil, false, fmt.Errorf("boltstore: message page %s: limit %d is not positive", q.RoomID, q.Limit)
+		return nil, false, fmt.Errorf("limit %d is not positive", q.Limit)
 	}
 	prefix := roomPrefix(q.RoomID)
 	fromMs, toMs := ceilMillis(q.From), floorMillis(q.To)
@@ -75,7 +96,11 @@ func (s *Store) MessagePage(ctx context.Context, q export.MessageQuery) ([]chat.
 		more bool
 	)
 	err := s.view(ctx, func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketMessages).Cursor()
+		msgs, more = nil, false
+		values := tx.Bucket(bucketMessages)
+		index := !bytes.Equal(bucket, bucketMessages)
+		read := 0
+		c := tx.Bucket(bucket).Cursor()
 		for k, v := c.Seek(rangeStart(prefix, fromMs, q.After)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			if keyMillis(prefix, k) > toMs {
 				break
@@ -84,16 +109,26 @@ func (s *Store) MessagePage(ctx context.Context, q export.MessageQuery) ([]chat.
 				more = true
 				break
 			}
-			var m chat.Message
-			if err := json.Unmarshal(v, &m); err != nil {
+			if index {
+				read += lookupBytes
+				if v = values.Get(k); v == nil {
+					continue // an index entry without its message: never written so
+				}
+			}
+			if len(msgs) == cap(msgs) {
+				msgs = slices.Grow(msgs, min(q.Limit, 1024))
+			}
+			msgs = msgs[:len(msgs)+1] // a fresh, zero slot
+			if err := decodeInto(v, &msgs[len(msgs)-1]); err != nil {
 				return fmt.Errorf("decode message: %w", err)
 			}
-			msgs = append(msgs, m)
+			read += len(k) + len(v)
 		}
+		s.pages.readDone(read)
 		return nil
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("boltstore: message page %s: %w", q.RoomID, err)
+		return nil, false, err
 	}
 	return msgs, more, nil
 }
@@ -108,18 +143,24 @@ func (s *Store) CountMessages(ctx context.Context, rid string, from, to time.Tim
 	}
 	var n int64
 	err := s.view(ctx, func(tx *bolt.Tx) error {
+		n = 0
+		read := 0 // the values are not read, but their pages are mapped in
 		c := tx.Bucket(bucketMessages).Cursor()
-		for k, _ := c.Seek(appendMillis(bytes.Clone(prefix), fromMs)); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		for k, v := c.Seek(appendMillis(bytes.Clone(prefix), fromMs)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			if keyMillis(prefix, k) > toMs {
 				break
 			}
 			n++
+			read += len(k) + len(v)
 			if n%8192 == 0 {
+				s.pages.readDone(read)
+				read = 0
 				if err := ctx.Err(); err != nil {
 					return err
 				}
 			}
 		}
+		s.pages.readDone(read)
 		return nil
 	})
 	if err != nil {
@@ -142,6 +183,9 @@ func (s *Store) MessagesByID(ctx context.Context, rid string, ids []string) ([]c
 	}
 	var out []found
 	err := s.view(ctx, func(tx *bolt.Tx) error {
+		out = nil
+		read := 0
+		defer func() { s.pages.readDone(read) }()
 		idx, msgs := tx.Bucket(bucketMsgIDs), tx.Bucket(bucketMessages)
 		seen := make(map[string]bool, len(ids))
 		for _, id := range ids {
@@ -149,6 +193,7 @@ func (s *Store) MessagesByID(ctx context.Context, rid string, ids []string) ([]c
 				continue
 			}
 			seen[id] = true
+			read += 2 * lookupBytes // the id, then the message
 			k := idx.Get([]byte(id))
 			if k == nil || !bytes.HasPrefix(k, prefix) {
 				continue
@@ -158,7 +203,7 @@ func (s *Store) MessagesByID(ctx context.Context, rid string, ids []string) ([]c
 				continue
 			}
 			f := found{key: bytes.Clone(k)}
-			if err := json.Unmarshal(v, &f.msg); err != nil {
+			if err := decodeMessage(v, &f.msg); err != nil {
 				return fmt.Errorf("decode message: %w", err)
 			}
 			out = append(out, f)
@@ -180,14 +225,22 @@ func (s *Store) MessagesByID(ctx context.Context, rid string, ids []string) ([]c
 // PutMessages upserts messages in one write transaction. ts is truncated to
 // the millisecond and stored in UTC, as Rocket.Chat's MongoDB dates are. A
 // re-put that changes ts, room or _hidden moves the message: exactly one copy
-// remains.
+// remains, and the files index follows it.
 func (s *Store) PutMessages(ctx context.Context, msgs []chat.Message) error {
 	if len(msgs) == 0 {
 		return ctx.Err()
 	}
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		visible, hidden, idx := tx.Bucket(bucketMessages), tx.Bucket(bucketHidden), tx.Bucket(bucketMsgIDs)
+		files := tx.Bucket(bucketFileMsgs)
+		read := 0
+		defer func() { s.pages.readDone(read) }()
 		for _, m := range msgs {
+			// a bulk load maps in the pages it changes, as reads do
+			if read += 2 * lookupBytes; read >= 1<<20 {
+				s.pages.readDone(read)
+				read = 0
+			}
 			if err := checkKeyPart("message id", m.ID); err != nil {
 				return err
 			}
@@ -205,6 +258,9 @@ func (s *Store) PutMessages(ctx context.Context, msgs []chat.Message) error {
 				if err := hidden.Delete(old); err != nil {
 					return fmt.Errorf("message %s: %w", m.ID, err)
 				}
+				if err := files.Delete(old); err != nil {
+					return fmt.Errorf("message %s: %w", m.ID, err)
+				}
 			}
 			dst, other := visible, hidden
 			if m.Hidden {
@@ -213,7 +269,19 @@ func (s *Store) PutMessages(ctx context.Context, msgs []chat.Message) error {
 			if err := other.Delete(key); err != nil {
 				return fmt.Errorf("message %s: %w", m.ID, err)
 			}
-			if err := putJSON(dst, key, m); err != nil {
+			v, err := encodeMessage(&m)
+			if err != nil {
+				return fmt.Errorf("message %s: %w", m.ID, err)
+			}
+			if err := dst.Put(key, v); err != nil {
+				return fmt.Errorf("message %s: %w", m.ID, err)
+			}
+			if !m.Hidden && len(m.AllFiles()) > 0 {
+				err = files.Put(key, nil)
+			} else {
+				err = files.Delete(key)
+			}
+			if err != nil {
 				return fmt.Errorf("message %s: %w", m.ID, err)
 			}
 			if err := idx.Put([]byte(m.ID), key); err != nil {
@@ -225,5 +293,32 @@ func (s *Store) PutMessages(ctx context.Context, msgs []chat.Message) error {
 	if err != nil {
 		return fmt.Errorf("boltstore: put messages: %w", err)
 	}
+	return nil
+}
+
+// buildFileIndex fills filemsgs from the visible messages: the first Open of
+// a file written by a version without the index. JSON records that never
+// mention a file are not decoded.
+func buildFileIndex(tx *bolt.Tx, pages *pager) error {
+	files := tx.Bucket(bucketFileMsgs)
+	c := tx.Bucket(bucketMessages).Cursor()
+	read := 0
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		has, err := valueHasFiles(v)
+		if err != nil {
+			return fmt.Errorf("index files: message key %q: %w", k, err)
+		}
+		if has {
+			// k points into the map, which a release or the commit may drop
+			if err := files.Put(bytes.Clone(k), nil); err != nil {
+				return fmt.Errorf("index files: %w", err)
+			}
+		}
+		if read += len(k) + len(v); read >= 1<<20 {
+			pages.readDone(read)
+			read = 0
+		}
+	}
+	pages.readDone(read)
 	return nil
 }

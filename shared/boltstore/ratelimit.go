@@ -22,8 +22,9 @@ const sweepBatch = 64
 // the counters shared. The call that would exceed limit is refused and not
 // counted. Counters live in
 // the database so that every process shares them; the write transaction
-// serialises concurrent callers. Counters of ended windows are deleted
-// lazily, a few per call.
+// serialises concurrent callers, and concurrent calls share one commit
+// (Store.batch). Counters of ended windows are deleted lazily, a few per
+// call.
 func (s *Store) Allow(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (export.RateDecision, error) {
 	if window <= 0 {
 		return export.RateDecision{}, fmt.Errorf("boltstore: rate limit %s: window %s is not positive", key, window)
@@ -33,9 +34,11 @@ func (s *Store) Allow(ctx context.Context, key string, limit int, window time.Du
 	}
 	start := now.Truncate(window)
 	reset := start.Add(window)
-	d := export.RateDecision{Limit: limit, Reset: reset}
+	var d export.RateDecision
 	counterKey := appendInstant(joinKey(instantLen, key, ""), start)
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.batch(ctx, func(tx *bolt.Tx) error {
+		// a batched function may run again: decide afresh each time
+		d = export.RateDecision{Limit: limit, Reset: reset}
 		counts, expiry := tx.Bucket(bucketRateCounts), tx.Bucket(bucketRateExpiry)
 		if err := sweepRateCounters(counts, expiry, now); err != nil {
 			return err

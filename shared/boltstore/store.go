@@ -7,9 +7,10 @@
 // The key layout mirrors the DynamoDB adapter's partition + sort keys, so both
 // backends answer the same queries the same way:
 //
-//	messages    rid \x00 ts(8) _id        -> Message JSON (visible messages)
-//	hiddenmsgs  rid \x00 ts(8) _id        -> Message JSON (_hidden edit-history copies)
+//	messages    rid \x00 ts(8) _id        -> Message record (visible messages)
+//	hiddenmsgs  rid \x00 ts(8) _id        -> Message record (_hidden edit-history copies)
 //	msgids      _id                       -> the message's key in one of the two above
+//	filemsgs    rid \x00 ts(8) _id        -> "" (visible messages that carry files)
 //	users       _id                       -> User JSON
 //	usernames   username                  -> _id
 //	tokens      hashedToken               -> Token JSON
@@ -27,6 +28,15 @@
 // order. Instants of 12 bytes are Unix seconds plus 1<<62 (8 bytes) and
 // nanoseconds (4 bytes). Keeping hidden copies in their own bucket lets pages
 // and counts skip them without decoding a single value.
+//
+// A message record is the binary encoding of codec.go; records written by
+// older versions are JSON and are still read. filemsgs, the index behind
+// FileMessages, is built from the messages at the first Open of a file that
+// lacks it.
+//
+// Reads release the pages of the file they map into the process every few
+// megabytes (release_linux.go), so that paging through a million messages
+// keeps the resident set flat.
 package boltstore
 
 import (
@@ -48,6 +58,7 @@ var (
 	bucketMessages    = []byte("messages")
 	bucketHidden      = []byte("hiddenmsgs")
 	bucketMsgIDs      = []byte("msgids")
+	bucketFileMsgs    = []byte("filemsgs")
 	bucketUsers       = []byte("users")
 	bucketUsernames   = []byte("usernames")
 	bucketTokens      = []byte("tokens")
@@ -63,7 +74,7 @@ var (
 
 func allBuckets() [][]byte {
 	return [][]byte{
-		bucketMessages, bucketHidden, bucketMsgIDs, bucketUsers, bucketUsernames,
+		bucketMessages, bucketHidden, bucketMsgIDs, bucketFileMsgs, bucketUsers, bucketUsernames,
 		bucketTokens, bucketPermissions, bucketRooms, bucketSubs, bucketUploads,
 		bucketJobs, bucketActiveJobs, bucketRateCounts, bucketRateExpiry,
 	}
@@ -73,8 +84,13 @@ func allBuckets() [][]byte {
 // holds before it gives up with an error.
 const DefaultLockTimeout = time.Second
 
-// Options tune OpenWith. The zero value is what Open uses: durable writes and
-// a one-second lock timeout.
+// DefaultBatchDelay is how long a job or rate-limit write waits for others to
+// share its commit: about the time of one commit (two fdatasyncs) on an SSD,
+// so a lone writer loses little and concurrent ones share the fsyncs.
+const DefaultBatchDelay = time.Millisecond
+
+// Options tune OpenWith. The zero value is what Open uses: durable writes, a
+// one-second lock timeout and DefaultBatchDelay.
 type Options struct {
 	// LockTimeout bounds the wait for the file lock; 0 means DefaultLockTimeout.
 	LockTimeout time.Duration
@@ -85,13 +101,18 @@ type Options struct {
 	// NoFreelistSync does not persist the freelist: faster writes, slower
 	// open after a crash.
 	NoFreelistSync bool
+	// BatchDelay is how long CreateJob, UpdateJob and Allow wait for other
+	// calls to share their commit (bbolt's DB.Batch); 0 means
+	// DefaultBatchDelay.
+	BatchDelay time.Duration
 }
 
 // Store is the embedded database. One *Store implements every database port;
 // it is safe for concurrent use (bbolt serialises write transactions, and
 // readers see consistent snapshots).
 type Store struct {
-	db *bolt.DB
+	db    *bolt.DB
+	pages *pager // releases the file's pages that big reads map in
 }
 
 // Open opens (creating if needed, with its parent directory) the database
@@ -123,11 +144,25 @@ func OpenWith(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
+	batchDelay := opts.BatchDelay
+	if batchDelay <= 0 {
+		batchDelay = DefaultBatchDelay
+	}
+	db.MaxBatchDelay = batchDelay
+	pages, err := newPager(path, defaultReleaseEvery)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
 	err = db.Update(func(tx *bolt.Tx) error {
+		indexFiles := tx.Bucket(bucketFileMsgs) == nil
 		for _, name := range allBuckets() {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
+		}
+		if indexFiles {
+			return buildFileIndex(tx, pages)
 		}
 		return nil
 	})
@@ -135,7 +170,7 @@ func OpenWith(path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, pages: pages}, nil
 }
 
 // Close releases the file and its lock.
@@ -155,12 +190,25 @@ func (s *Store) Sync() error {
 	return nil
 }
 
-// view runs fn in a read transaction after checking ctx.
+// view runs fn in a read transaction after checking ctx. Every transaction
+// counts as one lookup towards the next release of the file's pages (fn
+// counts what it reads beyond that).
 func (s *Store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.View(fn)
+	return s.db.View(s.counted(fn))
+}
+
+// counted wraps fn to count one lookup when it ends, inside its
+// transaction: a release in a write transaction is as safe as in a read one,
+// since bbolt remaps only while committing.
+func (s *Store) counted(fn func(tx *bolt.Tx) error) func(tx *bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
+		err := fn(tx)
+		s.pages.readDone(lookupBytes)
+		return err
+	}
 }
 
 // update runs fn in a write transaction after checking ctx.
@@ -168,7 +216,19 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Update(fn)
+	return s.db.Update(s.counted(fn))
+}
+
+// batch runs fn in a write transaction that concurrent callers may share
+// (bbolt's DB.Batch: group commit, one fsync per batch, still durable when
+// batch returns). fn may run more than once — again alone when it fails
+// inside a shared transaction — so it must change nothing outside tx and
+// must set its results afresh on every run. Its error is returned as is.
+func (s *Store) batch(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Batch(s.counted(fn))
 }
 
 // getJSON decodes the value under key into v and reports whether the key

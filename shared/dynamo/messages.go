@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -15,9 +16,15 @@ import (
 	"github.com/rooms-export/rooms-export/shared/export"
 )
 
-// hiddenMark starts the sort key of a hidden copy; it sorts after every
-// digit, so no time range of visible keys reaches a hidden one.
-const hiddenMark = "h"
+// Sort-key marks. Visible messages' sort keys start with a digit; hiddenMark
+// starts the key of a hidden copy and filesMark the key of a files-index
+// entry. Both sort after every digit, so no time range of visible keys
+// reaches them, and filesMark sorts after hiddenMark, so sk < hiddenMark
+// stays the whole visible room.
+const (
+	hiddenMark = "h"
+	filesMark  = "i"
+)
 
 // msKey is the sort-key prefix of every message of the millisecond ms.
 func msKey(ms int64) string { return sortableInt(ms) }
@@ -31,6 +38,10 @@ func messageSK(ms int64, id string, hidden bool) string {
 	}
 	return k
 }
+
+// filesSK is the sort key of the files-index entry of the visible message
+// whose sort key is mk.
+func filesSK(mk string) string { return filesMark + mk }
 
 // rangeEnd is a sort key after every key of the millisecond ms and before
 // every key of the next one: "$" follows the "#" separator.
@@ -76,6 +87,19 @@ func pageRange(from, to time.Time, after export.Cursor) (messageRange, bool) {
 	return r, true
 }
 
+// marked is the range of the keys that start with mark followed by a key
+// of r: the same messages in another key space (the files index).
+func (r messageRange) marked(mark string) messageRange {
+	if mark == "" {
+		return r
+	}
+	r.lo, r.hi = mark+r.lo, mark+r.hi
+	if r.start != "" {
+		r.start = mark + r.start
+	}
+	return r
+}
+
 // queryInput is a Query of the room's sort keys in r.
 func (s *Store) queryInput(rid string, r messageRange) *dynamodb.QueryInput {
 	in := &dynamodb.QueryInput{
@@ -100,15 +124,29 @@ func (s *Store) queryInput(rid string, r messageRange) *dynamodb.QueryInput {
 // message follows the page; it Queries on when DynamoDB stops a response
 // early (at 1 MB).
 func (s *Store) MessagePage(ctx context.Context, q export.MessageQuery) ([]chat.Message, bool, error) {
+	return s.page(ctx, q, "", "message page")
+}
+
+// FileMessages is MessagePage restricted to the visible messages that carry
+// files (file or files), read from the room's files index (sort keys
+// i<ts>#<_id>, which PutMessages keeps): the export's assets pass reads only
+// those, where Rocket.Chat's exporter walks every message again.
+func (s *Store) FileMessages(ctx context.Context, q export.MessageQuery) ([]chat.Message, bool, error) {
+	return s.page(ctx, q, filesMark, "file messages")
+}
+
+// page is MessagePage over the sort keys that start with mark followed by a
+// message key: "" for the messages, filesMark for the files index.
+func (s *Store) page(ctx context.Context, q export.MessageQuery, mark, op string) ([]chat.Message, bool, error) {
 	if q.Limit <= 0 {
-		return nil, false, fmt.Errorf("dynamo: message page %s: limit %d is not positive", q.RoomID, q.Limit)
+		return nil, false, fmt.Errorf("dynamo: %s %s: limit %d is not positive", op, q.RoomID, q.Limit)
 	}
 	r, ok := pageRange(q.From, q.To, q.After)
 	if !ok || checkKeyPart("rid", q.RoomID) != nil {
 		return nil, false, ctx.Err()
 	}
 	want := min(q.Limit, math.MaxInt32-1) + 1
-	in := s.queryInput(q.RoomID, r)
+	in := s.queryInput(q.RoomID, r.marked(mark))
 	p := projection(attrData)
 	in.ProjectionExpression = &p.expr
 	for ph, name := range p.names {
@@ -120,24 +158,32 @@ func (s *Store) MessagePage(ctx context.Context, q export.MessageQuery) ([]chat.
 		in.Limit = ptr(int32(want - len(msgs)))
 		out, err := s.api.Query(ctx, in)
 		if err != nil {
-			return nil, false, fmt.Errorf("dynamo: message page %s: %w", q.RoomID, err)
+			return nil, false, fmt.Errorf("dynamo: %s %s: %w", op, q.RoomID, err)
 		}
 		for _, item := range out.Items {
 			if len(msgs) == q.Limit {
 				more = true
 				break
 			}
-			var m chat.Message
-			if err := decodeData(item, &m); err != nil {
-				return nil, false, fmt.Errorf("dynamo: message page %s: %w", q.RoomID, err)
+			msgs = append(msgs, chat.Message{})
+			if err := itemMessage(item, &msgs[len(msgs)-1]); err != nil {
+				return nil, false, fmt.Errorf("dynamo: %s %s: %w", op, q.RoomID, err)
 			}
-			msgs = append(msgs, m)
 		}
 		if more || len(out.LastEvaluatedKey) == 0 {
 			return msgs, more, nil
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
+}
+
+// itemMessage decodes the message an item of the Messages table holds.
+func itemMessage(item map[string]types.AttributeValue, m *chat.Message) error {
+	raw, ok := getS(item, attrData)
+	if !ok {
+		return errors.New("item has no data attribute")
+	}
+	return decodeMessage(raw, m)
 }
 
 // CountMessages counts the room's visible messages with from <= ts <= to,
@@ -207,22 +253,37 @@ func (s *Store) MessagesByID(ctx context.Context, rid string, ids []string) ([]c
 	})
 	out := make([]chat.Message, len(items))
 	for i, item := range items {
-		if err := decodeData(item, &out[i]); err != nil {
+		if err := itemMessage(item, &out[i]); err != nil {
 			return nil, fmt.Errorf("dynamo: messages by id in %s: %w", rid, err)
 		}
 	}
 	return out, nil
 }
 
+// hasFiles reports whether a message belongs in the files index: it is
+// visible and carries files (file or files).
+func hasFiles(m chat.Message) bool { return !m.Hidden && (m.File != nil || len(m.Files) > 0) }
+
+// msgPlace is where a message is stored, as its pointer records it: its
+// Messages key (rid, mk), and whether it has a files-index entry.
+type msgPlace struct {
+	rid, mk string
+	files   bool
+}
+
 // PutMessages upserts messages. ts is truncated to the millisecond and stored
 // in UTC, as Rocket.Chat's MongoDB dates are; the same id twice in one call
 // stores the last. A re-put that changes ts, room or _hidden moves the
-// message, leaving exactly one copy. Without transactions the writes go in
-// three steps, each repaired by putting the same messages again if a failure
-// cuts it short: (1) the messages at their new keys, with the pointers of
-// messages never seen before; (2) the deletion of old copies of moved
-// messages; (3) the pointers of moved messages. Until step 2 ends a moved
-// message may be read at both places; it is never missing.
+// message, leaving exactly one copy; the files index follows (an entry for
+// every visible message with files, none for the others). Without
+// transactions the writes go in three steps, each repaired by putting the
+// same messages again if a failure cuts it short: (1) the messages and their
+// files-index entries at their new keys, with the pointers of messages never
+// seen before; (2) the deletion of old copies of moved messages and of index
+// entries no longer wanted; (3) the pointers of messages whose place changed.
+// Until step 2 ends a moved message may be read at both places; it is never
+// missing. The pointer records whether an index entry exists, so that
+// loading messages without files writes nothing for the index.
 func (s *Store) PutMessages(ctx context.Context, msgs []chat.Message) error {
 	if len(msgs) == 0 {
 		return ctx.Err()
@@ -243,17 +304,17 @@ func (s *Store) PutMessages(ctx context.Context, msgs []chat.Message) error {
 			keys = append(keys, itemKey(pfxMsg+m.ID, noSort))
 		}
 	}
-	ptrs, err := s.batchGet(ctx, s.t.Directory, keys, true, attrPK, attrRoom, attrMsgKey)
+	ptrs, err := s.batchGet(ctx, s.t.Directory, keys, true, attrPK, attrRoom, attrMsgKey, attrFiles)
 	if err != nil {
 		return fmt.Errorf("dynamo: put messages: read pointers: %w", err)
 	}
-	type place struct{ rid, mk string }
-	olds := make(map[string]place, len(ptrs))
+	olds := make(map[string]msgPlace, len(ptrs))
 	for _, p := range ptrs {
 		pk, _ := getS(p, attrPK)
 		room, _ := getS(p, attrRoom)
 		mk, _ := getS(p, attrMsgKey)
-		olds[strings.TrimPrefix(pk, pfxMsg)] = place{room, mk}
+		_, files := p[attrFiles]
+		olds[strings.TrimPrefix(pk, pfxMsg)] = msgPlace{room, mk, files}
 	}
 
 	var puts, deletes, moves []write
@@ -263,22 +324,35 @@ func (s *Store) PutMessages(ctx context.Context, msgs []chat.Message) error {
 		}
 		ms := floorMillis(m.TS)
 		m.TS = time.UnixMilli(ms).UTC()
-		now := place{m.RoomID, messageSK(ms, m.ID, m.Hidden)}
+		now := msgPlace{m.RoomID, messageSK(ms, m.ID, m.Hidden), hasFiles(m)}
 		item, err := dataItem(now.rid, now.mk, m)
 		if err != nil {
 			return fmt.Errorf("dynamo: put messages: message %s: %w", m.ID, err)
 		}
 		puts = append(puts, putReq(s.t.Messages, item))
+		if now.files {
+			entry := itemKey(now.rid, filesSK(now.mk))
+			entry[attrData] = item[attrData]
+			puts = append(puts, putReq(s.t.Messages, entry))
+		}
 		pointer := itemKey(pfxMsg+m.ID, noSort)
 		pointer[attrRoom], pointer[attrMsgKey] = attrS(now.rid), attrS(now.mk)
+		if now.files {
+			pointer[attrFiles] = attrN(1)
+		}
 		old, had := olds[m.ID]
+		moved := old.rid != now.rid || old.mk != now.mk
 		switch {
 		case !had:
 			puts = append(puts, putReq(s.t.Directory, pointer))
-		case old != now:
-			if old.rid != "" && old.mk != "" {
-				deletes = append(deletes, deleteReq(s.t.Messages, old.rid, old.mk))
-			}
+			continue
+		case moved && old.rid != "" && old.mk != "":
+			deletes = append(deletes, deleteReq(s.t.Messages, old.rid, old.mk))
+		}
+		if old.files && (moved || !now.files) && old.rid != "" && old.mk != "" {
+			deletes = append(deletes, deleteReq(s.t.Messages, old.rid, filesSK(old.mk)))
+		}
+		if old != now {
 			moves = append(moves, putReq(s.t.Directory, pointer))
 		}
 	}

@@ -25,10 +25,13 @@
 //	           room#<rid>          -              d: Room
 //	           sub#<rid>           <uid>          d: Subscription
 //	           upload#<_id>        -              d: Upload
-//	           msg#<_id>           -              rid, mk: where the message is (its Messages key)
+//	           msg#<_id>           -              rid, mk: where the message is (its Messages key);
+//	                                              f: present when it has a files-index entry
 //
 //	Messages   <rid>               <ts>#<_id>     d: Message (visible messages)
 //	           <rid>               h<ts>#<_id>    d: Message (_hidden edit-history copies)
+//	           <rid>               i<ts>#<_id>    d: Message (files index: the visible
+//	                                              messages with file or files)
 //
 //	Jobs       job#<id>            -              d: Job, updatedAt (RFC 3339, ns), ttl
 //	           active#<ownerId>    <len(dedupKey)>#<dedupKey>#<createdAt>#<id>
@@ -40,7 +43,13 @@
 // digits of ts+10^19 before 1970), so a room's sort keys are in Rocket.Chat's
 // (ts, _id) order and a time range is one BETWEEN. Hidden copies share the
 // room's partition but their sort keys start with "h", after every digit, so
-// no range ever reads them: pages and counts skip them without a filter.
+// no range ever reads them: pages and counts skip them without a filter. The
+// files index, which FileMessages reads instead of the whole room, lives in
+// the same partition under "i" (after "h": sk < "h" is still exactly the
+// visible room); an entry repeats the message's d, so that a page of it is
+// one Query, like a page of messages. Keeping it in the room's partition
+// rather than in a partition of its own (such as <rid>#files) means no room
+// id, whatever characters it holds, can name another room's index.
 // <createdAt> and <windowStart> are instants at nanosecond precision in the
 // same sortable form (seconds, ".", 9 digits of nanoseconds). The length
 // prefix of the dedup key makes "k1" and "k1#x" different prefixes.
@@ -99,6 +108,7 @@ const (
 	attrID      = "id"
 	attrRoom    = "rid"
 	attrMsgKey  = "mk"
+	attrFiles   = "f"
 	attrUpdated = "updatedAt"
 	attrCount   = "c"
 )

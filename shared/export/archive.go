@@ -19,10 +19,11 @@ import (
 // inline budget, then worker runs of at most a Lambda's lifetime), so the
 // archive is written in a way that can stop and go on byte for byte:
 //
-//   - every CheckpointEvery messages (and after each batch of assets) the
-//     ZIP writer restarts its compressor and the renderer's and writer's
-//     state are snapshotted — at points fixed by the message count, so an
-//     export that stops produces the same bytes as one that never did;
+//   - after every CheckpointBytes of rendered output (at the next message
+//     boundary) the ZIP writer restarts its compressor and the renderer's
+//     and writer's state are snapshotted — at points fixed by the output
+//     itself, so an export that stops produces the same bytes as one that
+//     never did;
 //   - the upload persists in parts; when a part is durable, the newest
 //     snapshot it covers is saved (with the upload's state) as the job's
 //     checkpoint, so a stop loses at most a part of work;
@@ -40,10 +41,6 @@ const (
 	phaseAssets   = "assets"
 )
 
-// assetsPerCheckpoint is how many messages with files pass between
-// snapshots in the assets phase.
-const assetsPerCheckpoint = 50
-
 // errBudget stops a run whose time is up; errLost stops one whose job was
 // taken by another run. Neither is a failure of the export.
 var (
@@ -58,7 +55,7 @@ type checkpoint struct {
 	After     Cursor          `json:"after"`     // the last message done in this phase
 	Count     int64           `json:"count"`     // messages rendered
 	WithFiles int64           `json:"withFiles"` // of which carry files
-	Handled   int64           `json:"handled"`   // messages with files done in the assets phase
+	In        int64           `json:"in"`        // rendered bytes written into the archive
 	Zip       zipstream.State `json:"zip"`
 	Doc       json.RawMessage `json:"doc,omitempty"`
 	Assets    int             `json:"assets"`
@@ -79,11 +76,12 @@ type exporter struct {
 	deadline time.Time
 
 	up      Upload
-	zw      *zipstream.Writer
+	pipe    *zipPipe // the ZIP writer, in a goroutine of its own
 	doc     render.Document
 	cp      checkpoint   // the live position and counters
 	pending []checkpoint // snapshots not yet covered by durable bytes
 	saved   int64        // durable bytes at the last saved checkpoint
+	snapIn  int64        // pipe.in at the last snapshot
 }
 
 func (e *exporter) info() ObjectInfo {
@@ -114,20 +112,25 @@ func (s *Service) build(ctx context.Context, job *chat.Job, deadline time.Time) 
 	}
 	e.at = *job.StartedAt
 
-	if err := e.open(ctx); err != nil {
-		return err
-	}
 	defer func() {
+		if e.pipe != nil {
+			e.pipe.stop()
+		}
 		switch {
 		case err == nil, errors.Is(err, errLost):
 			// Done, or another run owns the upload now.
 		case errors.Is(err, errBudget) && job.Checkpoint != "":
 			// The upload stays for the next run.
 		default:
-			e.up.Abort()
+			if e.up != nil {
+				e.up.Abort()
+			}
 			e.dropCheckpoint(ctx)
 		}
 	}()
+	if err := e.open(ctx); err != nil {
+		return err
+	}
 	if e.cp.Phase == phaseDocument {
 		if err := e.document(ctx); err != nil {
 			return err
@@ -164,14 +167,13 @@ func (e *exporter) open(ctx context.Context) error {
 		return fmt.Errorf("start upload %s: %w", e.job.Key, err)
 	}
 	e.up = up
-	e.zw = zipstream.NewWriter(up, zipstream.Options{})
+	e.pipe = newZipPipe(zipstream.NewWriter(up, zipstream.Options{}), up)
 	e.cp = checkpoint{Version: 1, Phase: phaseDocument, Skipped: []manifestSkip{}}
 	if e.job.Format == chat.FormatJSON {
-		w, err := e.zw.Create(documentName(e.room, e.job.Format), zip.Deflate, e.at)
-		if err != nil {
+		if err := e.pipe.Create(documentName(e.room, e.job.Format), zip.Deflate, e.at); err != nil {
 			return err
 		}
-		e.doc = render.NewJSON(w)
+		e.doc = render.NewJSON(e.pipe)
 	} else {
 		e.doc = render.NewHTMLBook(e.openEntry, e.bookOptions(ctx))
 	}
@@ -193,15 +195,16 @@ func (e *exporter) resume(ctx context.Context, cp checkpoint, hdr render.Header)
 		up.Abort()
 		return fmt.Errorf("resume archive: %w", err)
 	}
-	e.up, e.zw, e.cp, e.saved = up, zw, cp, cp.Persisted
+	e.up, e.pipe, e.cp, e.saved = up, newZipPipe(zw, up), cp, cp.Persisted
+	e.pipe.in, e.snapIn = cp.In, cp.In
 	e.cp.Upload, e.cp.Persisted = nil, 0
 	if cp.Phase != phaseDocument {
 		return nil
 	}
 	if e.job.Format == chat.FormatJSON {
-		e.doc, err = render.ResumeJSON(zw, cp.Doc)
+		e.doc, err = render.ResumeJSON(e.pipe, cp.Doc)
 	} else {
-		e.doc, err = render.ResumeHTMLBook(e.openEntry, e.bookOptions(ctx), hdr, zw, cp.Doc)
+		e.doc, err = render.ResumeHTMLBook(e.openEntry, e.bookOptions(ctx), hdr, e.pipe, cp.Doc)
 	}
 	return err
 }
@@ -220,13 +223,21 @@ func (e *exporter) bookOptions(ctx context.Context) render.BookOptions {
 }
 
 func (e *exporter) openEntry(name string) (io.Writer, error) {
-	return e.zw.Create(name, zip.Deflate, e.at)
+	if err := e.pipe.Create(name, zip.Deflate, e.at); err != nil {
+		return nil, err
+	}
+	return e.pipe, nil
+}
+
+// due reports whether enough output has been rendered since the last
+// snapshot for the next one.
+func (e *exporter) due() bool {
+	return e.pipe.in-e.snapIn >= int64(e.s.Config.CheckpointBytes)
 }
 
 // document renders the messages after the checkpoint's cursor.
 func (e *exporter) document(ctx context.Context) error {
-	every := int64(e.s.Config.CheckpointEvery)
-	err := e.s.eachMessage(ctx, e.job.RoomID, e.job.From, e.job.To, e.cp.After, func(m chat.Message) error {
+	err := e.s.eachMessage(ctx, e.s.Messages.MessagePage, e.job.RoomID, e.job.From, e.job.To, e.cp.After, func(m chat.Message) error {
 		if err := e.doc.Message(m); err != nil {
 			return err
 		}
@@ -235,7 +246,7 @@ func (e *exporter) document(ctx context.Context) error {
 			e.cp.WithFiles++
 		}
 		e.cp.After = Cursor{TS: m.TS, ID: m.ID}
-		if e.cp.Count%every == 0 {
+		if e.due() {
 			return e.checkpoint(ctx, true)
 		}
 		if e.cp.Count%progressEvery == 0 {
@@ -255,12 +266,13 @@ func (e *exporter) document(ctx context.Context) error {
 }
 
 // assets copies the uploaded files of the exported messages into assets/:
-// a second pass over the range, so nothing of the room is held in memory.
+// a second pass, over the store's index of messages with files, so nothing
+// of the room is held in memory and the rest of it is not read again.
 func (e *exporter) assets(ctx context.Context) error {
 	if e.cp.WithFiles == 0 {
 		return nil
 	}
-	return e.s.eachMessage(ctx, e.job.RoomID, e.job.From, e.job.To, e.cp.After, func(m chat.Message) error {
+	return e.s.eachMessage(ctx, e.s.Messages.FileMessages, e.job.RoomID, e.job.From, e.job.To, e.cp.After, func(m chat.Message) error {
 		files := m.AllFiles()
 		if len(files) == 0 {
 			return nil
@@ -276,8 +288,7 @@ func (e *exporter) assets(ctx context.Context) error {
 			}
 		}
 		e.cp.After = Cursor{TS: m.TS, ID: m.ID}
-		e.cp.Handled++
-		if e.cp.Handled%assetsPerCheckpoint == 0 {
+		if e.due() {
 			return e.checkpoint(ctx, false)
 		}
 		return nil
@@ -308,11 +319,10 @@ func (e *exporter) writeAsset(ctx context.Context, f chat.FileRef) error {
 	if compressible(up.Type) {
 		method = zip.Deflate
 	}
-	w, err := e.zw.Create(chat.AssetPath(f), method, e.at)
-	if err != nil {
+	if err := e.pipe.Create(chat.AssetPath(f), method, e.at); err != nil {
 		return err
 	}
-	if _, err := io.Copy(w, rc); err != nil {
+	if _, err := io.Copy(e.pipe, rc); err != nil {
 		return fmt.Errorf("copy upload %s: %w", f.ID, err)
 	}
 	e.cp.Assets++
@@ -331,9 +341,12 @@ func (e *exporter) finish() error {
 	job := e.job
 	// Creating the manifest's entry ends the last one: Entries then lists
 	// every entry before the manifest.
-	w, err := e.zw.Create("manifest.json", zip.Deflate, e.at)
-	if err != nil {
+	if err := e.pipe.Create("manifest.json", zip.Deflate, e.at); err != nil {
 		return err
+	}
+	done := e.pipe.barrier(false)
+	if done.err != nil {
+		return fmt.Errorf("write archive: %w", done.err)
 	}
 	man := manifest{
 		Version: 1, ExportID: job.ID, Request: json.RawMessage(job.Request),
@@ -353,22 +366,22 @@ func (e *exporter) finish() error {
 	if man.Skipped == nil {
 		man.Skipped = []manifestSkip{}
 	}
-	for _, en := range e.zw.Entries() {
+	for _, en := range done.entries {
 		man.Entries = append(man.Entries, manifestEntry{Name: en.Name, Size: en.Size, SHA256: en.SHA256})
 	}
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(e.pipe)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(man); err != nil {
 		return fmt.Errorf("write manifest: %w", err)
 	}
-	if err := e.zw.Close(); err != nil {
-		return fmt.Errorf("close archive: %w", err)
+	closed := e.pipe.close()
+	if closed.err != nil {
+		return fmt.Errorf("close archive: %w", closed.err)
 	}
 	if err := e.up.Commit(); err != nil {
 		return fmt.Errorf("commit %s: %w", job.Key, err)
 	}
-	n, _ := e.up.Persisted()
-	job.Exported, job.Bytes = e.cp.Count, n
+	job.Exported, job.Bytes = e.cp.Count, closed.written
 	return nil
 }
 
@@ -377,11 +390,13 @@ func (e *exporter) finish() error {
 // stops the run when its time is up.
 func (e *exporter) checkpoint(ctx context.Context, withDoc bool) error {
 	snap := e.cp
-	state, err := e.zw.Checkpoint()
-	if err != nil {
-		return fmt.Errorf("checkpoint archive: %w", err)
+	r := e.pipe.barrier(true)
+	if r.err != nil {
+		return fmt.Errorf("checkpoint archive: %w", r.err)
 	}
-	snap.Zip = state
+	e.snapIn = e.pipe.in
+	snap.Zip, snap.In = r.state, e.pipe.in
+	var err error
 	snap.Skipped = append([]manifestSkip{}, e.cp.Skipped...)
 	if withDoc {
 		ds, ok := e.doc.(render.Snapshotter)
@@ -393,7 +408,7 @@ func (e *exporter) checkpoint(ctx context.Context, withDoc bool) error {
 		}
 	}
 	e.pending = append(e.pending, snap)
-	if err := e.persist(ctx); err != nil {
+	if err := e.persist(ctx, r.persisted, r.upload); err != nil {
 		return err
 	}
 	if !e.deadline.IsZero() && e.s.now().After(e.deadline) {
@@ -404,8 +419,7 @@ func (e *exporter) checkpoint(ctx context.Context, withDoc bool) error {
 
 // persist saves, as the job's checkpoint, the newest pending snapshot that
 // the upload's durable bytes cover, when they have grown.
-func (e *exporter) persist(ctx context.Context) error {
-	n, state := e.up.Persisted()
+func (e *exporter) persist(ctx context.Context, n int64, state []byte) error {
 	if n <= e.saved {
 		return nil
 	}

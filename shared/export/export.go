@@ -158,13 +158,14 @@ func (s *Service) start(ctx context.Context, job chat.Job) (Result, error) {
 		return Result{}, fmt.Errorf("count messages: %w", err)
 	}
 	now := s.now()
-	job.Status, job.Total, job.CreatedAt, job.UpdatedAt = chat.JobQueued, total, now, now
+	// Created running and claimed by this request: start inline; what does
+	// not fit the budget is handed to the worker.
+	job.Status, job.Attempts, job.Total, job.CreatedAt, job.UpdatedAt = chat.JobRunning, 1, total, now, now
 	job.ExpiresAt = now.Add(s.Config.LinkTTL)
 	if err := s.Jobs.CreateJob(ctx, job); err != nil {
 		return Result{}, fmt.Errorf("create job: %w", err)
 	}
-	// Start inline; what does not fit the budget is handed to the worker.
-	if err := s.run(ctx, job.ID, now.Add(s.Config.InlineBudget)); err != nil {
+	if err := s.execute(ctx, &job, now.Add(s.Config.InlineBudget)); err != nil {
 		return Result{}, err
 	}
 	done, err := s.Jobs.Job(ctx, job.ID)

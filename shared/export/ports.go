@@ -57,6 +57,10 @@ type MessageStore interface {
 	// MessagePage returns up to q.Limit messages after q.After and whether
 	// more may follow.
 	MessagePage(ctx context.Context, q MessageQuery) (msgs []chat.Message, more bool, err error)
+	// FileMessages is MessagePage restricted to the messages that carry
+	// files (file or files): the export's assets pass reads only those, from
+	// an index the store keeps, instead of the whole room again.
+	FileMessages(ctx context.Context, q MessageQuery) (msgs []chat.Message, more bool, err error)
 	// CountMessages estimates how many messages the range holds.
 	CountMessages(ctx context.Context, rid string, from, to time.Time) (int64, error)
 	// MessagesByID returns those of the ids that are messages of the room,

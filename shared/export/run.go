@@ -60,6 +60,13 @@ func (s *Service) run(ctx context.Context, jobID string, deadline time.Time) err
 	} else if err != nil {
 		return fmt.Errorf("run %s: %w", jobID, err)
 	}
+	return s.execute(ctx, &job, deadline)
+}
+
+// execute performs a job this run has claimed (status running, saved).
+func (s *Service) execute(ctx context.Context, jp *chat.Job, deadline time.Time) error {
+	job, jobID := *jp, jp.ID
+	defer func() { *jp = job }()
 	if job.Attempts > s.Config.MaxRuns {
 		// Runs that never get far enough to save a checkpoint would hand
 		// the same work over for ever.
@@ -67,7 +74,7 @@ func (s *Service) run(ctx context.Context, jobID string, deadline time.Time) err
 		s.fail(ctx, job.ID, "the export did not finish")
 		return fmt.Errorf("run %s: gave up after %d runs", jobID, job.Attempts-1)
 	}
-	err = s.build(ctx, &job, deadline)
+	err := s.build(ctx, &job, deadline)
 	switch {
 	case errors.Is(err, errLost):
 		return nil
@@ -215,14 +222,15 @@ func (s *Service) threadParent(ctx context.Context, rid string) func(id string) 
 }
 
 // eachMessage is the one page iterator: it walks a room's range in
-// (ts, _id) order after a cursor, one store page at a time.
-func (s *Service) eachMessage(ctx context.Context, rid string, from, to time.Time, after Cursor, fn func(chat.Message) error) error {
+// (ts, _id) order after a cursor, one store page at a time, with read
+// (the store's MessagePage or FileMessages).
+func (s *Service) eachMessage(ctx context.Context, read func(context.Context, MessageQuery) ([]chat.Message, bool, error), rid string, from, to time.Time, after Cursor, fn func(chat.Message) error) error {
 	q := MessageQuery{RoomID: rid, From: from, To: to, After: after, Limit: s.Config.PageSize}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		page, more, err := s.Messages.MessagePage(ctx, q)
+		page, more, err := read(ctx, q)
 		if err != nil {
 			return fmt.Errorf("read messages of %s: %w", rid, err)
 		}

@@ -23,7 +23,7 @@ type Config struct {
 	InlineBudget    time.Duration // how long the API works on an export before handing it over
 	WorkerBudget    time.Duration // how long one background run works (0: until its context's deadline)
 	DeadlineMargin  time.Duration // a run stops this long before its context's deadline
-	CheckpointEvery int           // messages between checkpoints
+	CheckpointBytes int           // rendered bytes between checkpoints
 	MaxRuns         int           // a job not done after this many runs fails
 	PageSize        int           // messages read per store call
 	StaleAfter      time.Duration // a running job not saved for this long is taken over
@@ -54,8 +54,8 @@ func (c Config) WithDefaults() Config {
 	if c.MaxRuns <= 0 {
 		c.MaxRuns = 100
 	}
-	if c.CheckpointEvery <= 0 {
-		c.CheckpointEvery = 2000
+	if c.CheckpointBytes <= 0 {
+		c.CheckpointBytes = 4 << 20
 	}
 	if c.HTMLPerPage <= 0 {
 		c.HTMLPerPage = render.DefaultPerPage

@@ -57,7 +57,7 @@ func seedBigRoom(t *testing.T, w *world) {
 // checkpoints. budget is the worker's budget (0: none).
 func newResumeWorld(t *testing.T, inline, worker time.Duration) (*world, *heldDispatcher) {
 	t.Helper()
-	w := newWorld(t, export.Config{InlineBudget: inline, WorkerBudget: worker, CheckpointEvery: 100})
+	w := newWorld(t, export.Config{InlineBudget: inline, WorkerBudget: worker, CheckpointBytes: 8 << 10})
 	seed(t, w)
 	seedBigRoom(t, w)
 	w.stack.Files.PartSize = 4 << 10

@@ -1,9 +1,8 @@
 package render
 
 import (
-	"embed"
+	_ "embed" // the stylesheet
 	"fmt"
-	"html/template"
 	"io"
 	"net/url"
 	"time"
@@ -11,8 +10,11 @@ import (
 	"github.com/rooms-export/rooms-export/shared/chat"
 )
 
-//go:embed templates/*.tmpl templates/*.css
-var templateFS embed.FS
+// styleCSS is the page's inline stylesheet (light, dark and print). It is
+// read-only: a string, set once by the compiler.
+//
+//go:embed templates/style.css
+var styleCSS string
 
 // DefaultPerPage is how many messages one HTML page holds before an export is
 // split into pages (BookOptions.PerPage).
@@ -55,7 +57,7 @@ type BookOptions struct {
 // grouped under one name and avatar, and the page can be used with the
 // keyboard alone (skip link, landmarks, headings, visible focus).
 //
-// The page's Content-Security-Policy (in templates/page.tmpl) lets nothing
+// The page's Content-Security-Policy (pageHead in page.go) lets nothing
 // load or run but the inline stylesheet and images: data: URIs and the
 // archive's own assets/ files. CSP cannot name a relative folder ("assets/"
 // would be read as a host name), so those are allowed as 'self' (the page
@@ -113,37 +115,31 @@ func newHTMLDoc(opts BookOptions) *htmlDoc {
 	}
 	return &htmlDoc{
 		stream: stream{kind: "html"},
-		tmpl:   pageTemplates(),
 		opts:   opts,
 		loc:    time.UTC,
 		thread: threadState{maxSeen: 2 * opts.PerPage},
 	}
 }
 
-// pageTemplates parses the embedded page templates. The templates are part
-// of the binary, so a parse error is a bug the tests catch.
-func pageTemplates() *template.Template {
-	return template.Must(template.New("page").ParseFS(templateFS, "templates/page.tmpl"))
-}
-
 // htmlDoc writes the HTML page, or the pages and index of a book.
 type htmlDoc struct {
 	stream
-	tmpl *template.Template
 	opts BookOptions
 	open func(name string) (io.Writer, error) // nil: one page on stream.w
 
 	hdr      headerView
 	loc      *time.Location
 	from, to time.Time
+	total    int64 // Header.Total, the estimated message count
 	paged    bool
 
-	count   int64      // messages written so far
-	page    int        // current page, from 1 (0 before the first)
-	pages   []pageStat // one per page
-	days    []dayStat  // one per day of the document
-	lastDay string     // day of the previous message
-	prev    *groupKey  // the previous message, for grouping (nil: none on this page)
+	count    int64      // messages written so far
+	page     int        // current page, from 1 (0 before the first)
+	pages    []pageStat // one per page
+	days     []dayStat  // one per day of the document
+	lastDay  string     // day of the previous message
+	prev     groupKey   // the previous message, for grouping
+	havePrev bool       // prev is set (false at the top of a page)
 
 	thread threadState
 }
@@ -173,12 +169,8 @@ func (d *htmlDoc) Begin(h Header) error {
 	}
 	d.begun = true
 	d.loc = location(h.Location)
-	d.from, d.to = h.From, h.To
-	hv, err := newHeaderView(h, d.loc)
-	if err != nil {
-		return d.fail("read stylesheet", err)
-	}
-	d.hdr = hv
+	d.from, d.to, d.total = h.From, h.To, h.Total
+	d.hdr = newHeaderView(h, d.loc)
 	d.paged = d.open != nil && h.Total > int64(d.opts.PerPage)
 	if d.open != nil && !d.paged {
 		if err := d.openEntry(d.opts.BaseName + ".html"); err != nil {
@@ -192,8 +184,12 @@ func (d *htmlDoc) Begin(h Header) error {
 func (d *htmlDoc) startPage() error {
 	d.page++
 	d.pages = append(d.pages, pageStat{firstNo: d.count + 1})
-	d.prev = nil
-	d.thread.newPage()
+	d.havePrev = false
+	expect := d.total - d.count // the estimate may be low or high: only a size hint
+	if d.paged {
+		expect = min(expect, int64(d.opts.PerPage))
+	}
+	d.thread.newPage(expect)
 	v := d.hdr
 	if d.paged {
 		if err := d.openEntry(d.pageName(d.page)); err != nil {
@@ -203,10 +199,11 @@ func (d *htmlDoc) startPage() error {
 		v.FirstNo = formatInt(d.count + 1)
 		v.Nav = d.nav(false)
 	}
-	if err := d.tmpl.ExecuteTemplate(&d.buf, "begin", v); err != nil {
-		return d.fail("execute header", err)
-	}
-	return d.flush("header")
+	d.buf.Grow(len(styleCSS) + 4096) // the head is the stylesheet and a little more
+	w := markup(d.buf.AvailableBuffer())
+	w.pageBegin(&v)
+	d.buf.Write(w)
+	return d.flush("header", "")
 }
 
 // endPage writes the footer of the current page; last says whether it ends
@@ -224,10 +221,10 @@ func (d *htmlDoc) endPage(last bool, total int64) error {
 	if last {
 		v.Count = count(total, "message", "messages") + " exported"
 	}
-	if err := d.tmpl.ExecuteTemplate(&d.buf, "end", v); err != nil {
-		return d.fail("execute footer", err)
-	}
-	return d.flush("footer")
+	w := markup(d.buf.AvailableBuffer())
+	w.pageEnd(&v)
+	d.buf.Write(w)
+	return d.flush("footer", "")
 }
 
 // Message writes one message, preceded by a day separator when it starts a
@@ -245,34 +242,35 @@ func (d *htmlDoc) Message(m chat.Message) error {
 			return err
 		}
 	}
-	v := newMessageView(m, d.loc, pageFlavor)
-	ts := m.TS.In(d.loc)
-	day := ts.Format(isoDayLayout)
+	pm := pageMessage{ts: m.TS.In(d.loc)}
+	var tb [64]byte
+	var day []byte
+	pm.iso, day, pm.clock = formatTimes(tb[:0], pm.ts)
+	newDay := string(day) != d.lastDay
+	if newDay {
+		d.lastDay = string(day)
+		y, mo, dd := pm.ts.Date()
+		d.days = append(d.days, dayStat{day: time.Date(y, mo, dd, 0, 0, 0, 0, d.loc), iso: d.lastDay, page: d.page})
+	}
 	p := &d.pages[len(d.pages)-1]
-	if day != d.lastDay || p.count == 0 {
-		v.Day, v.DayISO = ts.Format(dayLayout), day
-		v.DayContinued = day == d.lastDay
+	if newDay || p.count == 0 {
+		pm.day, pm.dayISO, pm.dayContinued = true, d.lastDay, !newDay
 	}
-	if day != d.lastDay {
-		y, mo, dd := ts.Date()
-		d.days = append(d.days, dayStat{day: time.Date(y, mo, dd, 0, 0, 0, 0, d.loc), iso: day, page: d.page})
-		d.lastDay = day
-	}
-	key := groupKeyOf(m, day)
-	v.Seq = key.follows(d.prev)
-	d.prev = &key
+	key := groupKeyOf(m, d.lastDay)
+	pm.seq = d.havePrev && key.follows(d.prev)
+	d.prev, d.havePrev = key, true
 	if m.ThreadID != "" {
 		tv, err := d.threadView(m)
 		if err != nil {
 			return d.fail("look up thread parent of "+m.ID, err)
 		}
-		v.Thread = tv
+		pm.thread = tv
 	}
 	d.thread.saw(m.ID)
-	if err := d.tmpl.ExecuteTemplate(&d.buf, "message", v); err != nil {
-		return d.fail("execute message "+m.ID, err)
-	}
-	if err := d.flush("message " + m.ID); err != nil {
+	w := markup(d.buf.AvailableBuffer())
+	w.message(&m, &pm, d.loc)
+	d.buf.Write(w)
+	if err := d.flush("message", m.ID); err != nil {
 		return err
 	}
 	if p.count == 0 {
@@ -302,10 +300,12 @@ func (d *htmlDoc) End(n int64) error {
 	if err := d.openEntry(indexName); err != nil {
 		return err
 	}
-	if err := d.tmpl.ExecuteTemplate(&d.buf, "index", d.indexView(n)); err != nil {
-		return d.fail("execute index", err)
-	}
-	return d.flush("index")
+	v := d.indexView(n)
+	d.buf.Grow(len(styleCSS) + 4096)
+	w := markup(d.buf.AvailableBuffer())
+	w.index(&v)
+	d.buf.Write(w)
+	return d.flush("index", "")
 }
 
 // openEntry starts a new entry and makes it the document's writer.
@@ -345,12 +345,11 @@ func (d *htmlDoc) nav(withNext bool) *navView {
 	return v
 }
 
-// headerView is what the page header shows.
+// headerView is what the page header shows. Topic is HTML (markdown).
 type headerView struct {
-	CSS        template.CSS
 	Title      string
 	Kind       string
-	Topic      template.HTML
+	Topic      string
 	From       string
 	FromISO    string
 	To         string
@@ -387,13 +386,8 @@ type footerView struct {
 }
 
 // newHeaderView prepares the room header.
-func newHeaderView(h Header, loc *time.Location) (headerView, error) {
-	css, err := templateFS.ReadFile("templates/style.css")
-	if err != nil {
-		return headerView{}, err
-	}
+func newHeaderView(h Header, loc *time.Location) headerView {
 	v := headerView{
-		CSS:        template.CSS(css), //nolint:gosec // our own embedded stylesheet
 		Title:      roomTitle(h.Room),
 		Kind:       roomKind(h.Room),
 		Topic:      markdown(h.Room.Topic, pageFlavor),
@@ -411,7 +405,7 @@ func newHeaderView(h Header, loc *time.Location) (headerView, error) {
 		v.ExportedAt = h.ExportedAt.In(loc).Format(dateTimeLayout)
 		v.ExportISO = h.ExportedAt.In(loc).Format(isoLayout)
 	}
-	return v, nil
+	return v
 }
 
 // rangeEnd formats one end of the exported range; the zero time and the

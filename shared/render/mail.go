@@ -1,8 +1,6 @@
 package render
 
 import (
-	"html"
-	"html/template"
 	"strconv"
 	"strings"
 	"time"
@@ -10,7 +8,7 @@ import (
 	"github.com/rooms-export/rooms-export/shared/chat"
 )
 
-// mailView is what the mail template shows.
+// mailView is what the mail shows.
 type mailView struct {
 	Title    string
 	Kind     string
@@ -35,15 +33,149 @@ func MailBody(room chat.Room, msgs []chat.Message, loc *time.Location) (htmlBody
 	for _, m := range msgs {
 		v.Messages = append(v.Messages, newMessageView(m, loc, mailFlavor))
 	}
-	textBody = mailText(v)
-	var b strings.Builder
-	t := template.Must(template.New("mail").ParseFS(templateFS, "templates/mail.tmpl"))
-	if err := t.ExecuteTemplate(&b, "mail", v); err != nil {
-		// Unreachable with the embedded template and these view types; a
-		// readable mail beats none, so fall back to the text part.
-		return "<!DOCTYPE html>\n<html><body><pre>" + html.EscapeString(textBody) + "</pre></body></html>\n", textBody
+	var w markup
+	w.mail(&v)
+	return string(w), mailText(v)
+}
+
+// mail writes the HTML body. Mail clients drop <style>, so every style is
+// inline; there are no images and no links to the archive (there is none),
+// only the links written in the messages.
+func (w *markup) mail(v *mailView) {
+	w.raw("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"color-scheme\" content=\"light\">\n<title>Messages from ")
+	w.esc(v.Title)
+	w.raw("</title>\n</head>\n" +
+		"<body style=\"margin:0;padding:16px;background:#ffffff;color:#1f2329;font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;font-size:14px;line-height:1.5\">\n" +
+		"<div style=\"max-width:640px\">\n<h1 style=\"margin:0 0 2px;font-size:18px;font-weight:600\">Messages from ")
+	w.esc(v.Title)
+	w.raw("</h1>\n<p style=\"margin:0 0 16px;color:#6c727a;font-size:12px\">")
+	w.esc(v.Kind)
+	w.raw(" · ")
+	w.esc(v.Count)
+	w.raw(" · times in ")
+	w.esc(v.Zone)
+	w.raw("</p>\n")
+	for i := range v.Messages {
+		w.mailMessage(&v.Messages[i])
 	}
-	return b.String(), textBody
+	w.raw("</div>\n</body>\n</html>\n")
+}
+
+// mailMessage writes one message of the mail.
+func (w *markup) mailMessage(m *messageView) {
+	w.raw("<div style=\"margin:0 0 10px;padding:0 0 8px;border-bottom:1px solid #eeeeee\">")
+	if m.System != nil {
+		w.raw("\n<p style=\"margin:0;color:#6c727a\"><b style=\"color:#1f2329\">")
+		w.esc(m.Author)
+		w.raw("</b> ")
+		w.system(*m.System, mailFlavor)
+		w.raw(" <span style=\"font-size:12px\">")
+		w.esc(m.DateTime)
+		w.raw("</span></p>")
+	} else {
+		w.raw("\n<p style=\"margin:0\"><b>")
+		w.esc(m.Author)
+		w.raw("</b>")
+		if m.Username != "" {
+			w.raw(" <span style=\"color:#6c727a\">@")
+			w.esc(m.Username)
+			w.raw("</span>")
+		}
+		w.raw(" <span style=\"color:#6c727a;font-size:12px\">")
+		w.esc(m.DateTime)
+		w.raw("</span>")
+		if m.Edited != nil {
+			w.raw(" <span style=\"color:#6c727a;font-size:12px\">(edited ")
+			w.esc(m.Edited.Time)
+			w.raw(")</span>")
+		}
+		w.raw("</p>")
+	}
+	if m.ThreadID != "" {
+		w.raw("\n<p style=\"margin:0;color:#6c727a;font-size:12px\">↳ reply in thread</p>")
+	}
+	if m.Body != "" {
+		w.raw("\n<div style=\"margin:2px 0 0\">")
+		w.html(m.Body)
+		w.raw("</div>")
+	}
+	if len(m.Files) > 0 {
+		w.raw("\n<ul style=\"margin:4px 0 0;padding:0 0 0 18px\">")
+		for _, f := range m.Files {
+			w.raw("\n<li>")
+			w.esc(f.Name)
+			if f.Meta != "" {
+				w.raw(" <span style=\"color:#6c727a;font-size:12px\">(")
+				w.esc(f.Meta)
+				w.raw(")</span>")
+			}
+			w.raw("</li>")
+		}
+		w.raw("\n</ul>")
+	}
+	if len(m.Atts) > 0 {
+		w.mailAttachments(m.Atts)
+	}
+	if len(m.Reacts) > 0 {
+		w.raw("\n<p style=\"margin:4px 0 0;color:#6c727a;font-size:12px\">")
+		for i, r := range m.Reacts {
+			if i > 0 {
+				w.raw(" · ")
+			}
+			w.esc(r.Emoji)
+			w.raw(" ")
+			w.num(r.Count)
+			w.raw(" (")
+			w.esc(r.Who)
+			w.raw(")")
+		}
+		w.raw("</p>")
+	}
+	w.raw("\n</div>\n")
+}
+
+// mailAttachments writes attachments as quoted blocks with a left border.
+func (w *markup) mailAttachments(atts []attachmentView) {
+	for _, a := range atts {
+		w.raw("\n<div style=\"margin:4px 0;padding:4px 10px;border-left:3px solid #cbced1;background:#f7f8fa\">")
+		if a.Author != "" {
+			w.raw("\n<p style=\"margin:0;font-size:12px;color:#6c727a\"><b style=\"color:#1f2329\">")
+			w.esc(a.Author)
+			w.raw("</b>")
+			if a.Time != "" {
+				w.raw(" ")
+				w.esc(a.Time)
+			}
+			w.raw("</p>")
+		}
+		if a.Title != "" {
+			w.raw("\n<p style=\"margin:0;font-weight:600\">")
+			if a.TitleHref != "" {
+				w.raw("<a href=\"")
+				w.url(a.TitleHref)
+				w.raw("\" style=\"color:#1d74f5\">")
+				w.esc(a.Title)
+				w.raw("</a>")
+			} else {
+				w.esc(a.Title)
+			}
+			w.raw("</p>")
+		}
+		if a.Text != "" {
+			w.raw("\n<div>")
+			w.html(a.Text)
+			w.raw("</div>")
+		}
+		if a.Description != "" {
+			w.raw("\n<div>")
+			w.html(a.Description)
+			w.raw("</div>")
+		}
+		if len(a.Children) > 0 {
+			w.mailAttachments(a.Children)
+		}
+		w.raw("\n</div>")
+	}
 }
 
 // mailText is the plain-text alternative: one block per message, its text
@@ -58,7 +190,7 @@ func mailText(v mailView) string {
 			b.WriteString(" (@" + m.Username + ")")
 		}
 		if m.System != nil {
-			b.WriteString(" " + m.systemPlain() + "\n")
+			b.WriteString(" " + m.System.plain() + "\n")
 		} else {
 			if m.Edited != nil {
 				b.WriteString(" (edited " + m.Edited.Time + ")")

@@ -1,8 +1,6 @@
 package render
 
 import (
-	"html"
-	"html/template"
 	"net/url"
 	"strings"
 	"unicode"
@@ -73,49 +71,61 @@ const maxInlineDepth = 6
 // code`, ``` fenced blocks ```, "> " quote lines, [text](url), <url|text> and
 // bare links (http, https and mailto only; anything else stays plain text),
 // @mentions, #channels and :emoji: shortcodes shown as text. Line breaks are
-// kept. Everything that is not markup is escaped.
-func markdown(s string, f flavor) template.HTML {
+// kept. Everything that is not markup is escaped. The result is HTML.
+func markdown(s string, f flavor) string {
+	return string(appendMarkdown(nil, s, f))
+}
+
+// appendMarkdown appends the HTML of markdown(s, f) to dst; a text that is
+// empty once cleaned appends nothing.
+func appendMarkdown(dst []byte, s string, f flavor) []byte {
 	s = cleanText(s)
 	if s == "" {
-		return ""
+		return dst
 	}
-	r := mdRenderer{f: f}
-	lines := strings.Split(s, "\n")
+	r := mdRenderer{b: dst, f: f}
+	var one [1]string // most messages are one line: no slice to allocate
+	lines := one[:]
+	if strings.IndexByte(s, '\n') >= 0 {
+		lines = strings.Split(s, "\n")
+	} else {
+		one[0] = s
+	}
 	needBreak := false
 	for i := 0; i < len(lines); {
 		if code, next, ok := fence(lines, i); ok {
-			r.b.WriteString("<pre" + f.attr(elPre) + "><code>")
-			r.b.WriteString(html.EscapeString(code))
-			r.b.WriteString("</code></pre>")
+			r.raw("<pre", f.attr(elPre), "><code>")
+			r.text(code)
+			r.raw("</code></pre>")
 			needBreak = false
 			i = next
 			continue
 		}
 		if _, ok := quoteLine(lines[i]); ok {
-			r.b.WriteString("<blockquote" + f.attr(elQuote) + ">")
+			r.raw("<blockquote", f.attr(elQuote), ">")
 			for first := true; i < len(lines); i++ {
 				text, ok := quoteLine(lines[i])
 				if !ok {
 					break
 				}
 				if !first {
-					r.b.WriteString("<br>")
+					r.raw("<br>")
 				}
 				first = false
 				r.inline(text, 0, false)
 			}
-			r.b.WriteString("</blockquote>")
+			r.raw("</blockquote>")
 			needBreak = false
 			continue
 		}
 		if needBreak {
-			r.b.WriteString("<br>\n")
+			r.raw("<br>\n")
 		}
 		r.inline(lines[i], 0, false)
 		needBreak = true
 		i++
 	}
-	return template.HTML(r.b.String()) //nolint:gosec // every piece of user text above went through html.EscapeString
+	return r.b
 }
 
 // fence recognises a fenced code block starting at lines[i]: a line that
@@ -159,14 +169,21 @@ func quoteLine(line string) (string, bool) {
 	return strings.TrimPrefix(rest, " "), true
 }
 
-// mdRenderer accumulates the HTML of one text.
+// mdRenderer appends the HTML of one text to b.
 type mdRenderer struct {
-	b strings.Builder
+	b []byte
 	f flavor
 }
 
-// text writes plain text, escaped.
-func (r *mdRenderer) text(s string) { r.b.WriteString(html.EscapeString(s)) }
+// text writes plain text, escaped (as html.EscapeString does).
+func (r *mdRenderer) text(s string) { r.b = appendText(r.b, s) }
+
+// raw writes markup built here (never user text).
+func (r *mdRenderer) raw(parts ...string) {
+	for _, p := range parts {
+		r.b = append(r.b, p...)
+	}
+}
 
 // inline renders one line of inline markup. inLink suppresses nested links.
 func (r *mdRenderer) inline(s string, depth int, inLink bool) {
@@ -177,6 +194,10 @@ func (r *mdRenderer) inline(s string, depth int, inLink bool) {
 	}
 	for i := 0; i < len(s); {
 		c := s[i]
+		if !mayStartMarkup(c) {
+			i++
+			continue
+		}
 		consumed := 0
 		switch c {
 		case '`':
@@ -200,7 +221,9 @@ func (r *mdRenderer) inline(s string, depth int, inLink bool) {
 		case ':':
 			consumed = r.emoji(s, i, flushTo)
 		case 'h', 'H', 'm', 'M', 'w', 'W':
-			if !inLink {
+			// Most of these letters are inside a word, where no link
+			// starts: an ASCII letter or digit before says so cheaply.
+			if !inLink && (i == 0 || !isASCIIAlnum(s[i-1])) {
 				consumed = r.bareLink(s, i, flushTo)
 			}
 		}
@@ -214,6 +237,23 @@ func (r *mdRenderer) inline(s string, depth int, inLink bool) {
 	r.text(s[start:])
 }
 
+// The bytes inline markup can start with, as bit sets over ASCII (the
+// cases of the switch in inline): most bytes of a text start nothing, and
+// two shifts tell so.
+const (
+	markupStarts0  = 1<<'#' | 1<<'*' | 1<<':' | 1<<'<' // bytes 0–63
+	markupStarts64 = 1<<('@'-64) | 1<<('H'-64) | 1<<('M'-64) | 1<<('W'-64) | 1<<('['-64) | 1<<('_'-64) |
+		1<<('`'-64) | 1<<('h'-64) | 1<<('m'-64) | 1<<('w'-64) | 1<<('~'-64) // bytes 64–127
+)
+
+// mayStartMarkup reports whether inline markup can start with c.
+func mayStartMarkup(c byte) bool {
+	if c < 64 {
+		return uint64(markupStarts0)>>c&1 != 0
+	}
+	return c < 128 && uint64(markupStarts64)>>(c-64)&1 != 0
+}
+
 // Each recognizer below looks at s[i:], and when it matches, flushes the plain
 // text before i, writes its markup and returns how many bytes it consumed;
 // it returns 0 (and writes nothing) when s[i:] is not its markup.
@@ -225,9 +265,9 @@ func (r *mdRenderer) code(s string, i int, flushTo func(int)) int {
 		return 0
 	}
 	flushTo(i)
-	r.b.WriteString("<code" + r.f.attr(elCode) + ">")
+	r.raw("<code", r.f.attr(elCode), ">")
 	r.text(s[i+1 : i+1+end])
-	r.b.WriteString("</code>")
+	r.raw("</code>")
 	return end + 2
 }
 
@@ -264,9 +304,9 @@ func (r *mdRenderer) emphasis(s string, i, depth int, inLink bool, noCloser *[3]
 		tag = "del"
 	}
 	flushTo(i)
-	r.b.WriteString("<" + tag + ">")
+	r.raw("<", tag, ">")
 	r.inline(s[open:j], depth+1, inLink)
-	r.b.WriteString("</" + tag + ">")
+	r.raw("</", tag, ">")
 	return j + n - i
 }
 
@@ -355,18 +395,24 @@ func (r *mdRenderer) angleLink(s string, i, depth int, flushTo func(int)) int {
 // text. Trailing punctuation (and an unbalanced closing parenthesis) is left
 // out of the link, as in Rocket.Chat.
 func (r *mdRenderer) bareLink(s string, i int, flushTo func(int)) int {
-	if isWordRune(prevRune(s, i)) {
-		return 0
-	}
 	rest := s[i:]
+	var prefixes []string
+	switch s[i] | 0x20 { // lower case
+	case 'h':
+		prefixes = []string{"https://", "http://"}
+	case 'm':
+		prefixes = []string{"mailto:"}
+	case 'w':
+		prefixes = []string{"www."}
+	}
 	prefix := ""
-	for _, p := range []string{"https://", "http://", "mailto:", "www."} {
-		if len(rest) > len(p) && strings.EqualFold(rest[:len(p)], p) {
+	for _, p := range prefixes {
+		if len(rest) > len(p) && hasPrefixFold(rest, p) {
 			prefix = p
 			break
 		}
 	}
-	if prefix == "" {
+	if prefix == "" || isWordRune(prevRune(s, i)) {
 		return 0
 	}
 	end := strings.IndexFunc(rest, func(r rune) bool {
@@ -392,6 +438,26 @@ func (r *mdRenderer) bareLink(s string, i int, flushTo func(int)) int {
 	return len(u)
 }
 
+// hasPrefixFold reports whether s starts with prefix, a lower-case ASCII
+// word, in any case. For such a prefix it is strings.EqualFold(s[:len(prefix)],
+// prefix): a non-ASCII rune would take two bytes or more, leaving fewer
+// runes than the prefix has.
+func hasPrefixFold(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // trimURLTail drops sentence punctuation and unbalanced closing brackets from
 // the end of a bare link.
 func trimURLTail(u string) string {
@@ -414,9 +480,11 @@ func trimURLTail(u string) string {
 // link writes an <a> whose href was checked by safeURL; label writes the
 // (escaped) link text.
 func (r *mdRenderer) link(href string, label func()) {
-	r.b.WriteString(`<a href="` + html.EscapeString(href) + `"` + r.f.attr(elLink) + linkRel + `>`)
+	r.raw(`<a href="`)
+	r.text(href)
+	r.raw(`"`, r.f.attr(elLink), linkRel, `>`)
 	label()
-	r.b.WriteString("</a>")
+	r.raw("</a>")
 }
 
 // reference renders @mentions and #channels. They are marked, not linked:
@@ -436,9 +504,9 @@ func (r *mdRenderer) reference(s string, i int, el element, flushTo func(int)) i
 		return 0
 	}
 	flushTo(i)
-	r.b.WriteString("<span" + r.f.attr(el) + ">")
+	r.raw("<span", r.f.attr(el), ">")
 	r.text(s[i : i+1+n])
-	r.b.WriteString("</span>")
+	r.raw("</span>")
 	return n + 1
 }
 
@@ -471,24 +539,32 @@ func (r *mdRenderer) emoji(s string, i int, flushTo func(int)) int {
 func (r *mdRenderer) emojiSpan(code string) {
 	if u := emojiFor(code); u != "" {
 		if r.f == mailFlavor {
-			r.b.WriteString(u)
+			r.raw(u)
 			return
 		}
-		r.b.WriteString(`<span class="emoji" title="` + html.EscapeString(code) + `">` + u + "</span>")
+		r.raw(`<span class="emoji" title="`)
+		r.text(code)
+		r.raw(`">`, u, "</span>")
 		return
 	}
 	if r.f == mailFlavor {
 		r.text(code)
 		return
 	}
-	r.b.WriteString("<span" + r.f.attr(elEmoji) + ">")
+	r.raw("<span", r.f.attr(elEmoji), ">")
 	r.text(code)
-	r.b.WriteString("</span>")
+	r.raw("</span>")
 }
 
 // isEmojiByte reports characters of emoji shortcode names.
 func isEmojiByte(b byte) bool {
 	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '+' || b == '-'
+}
+
+// isASCIIAlnum reports ASCII letters and digits (isWordRune of an ASCII
+// byte).
+func isASCIIAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 // isWordRune reports letters and digits: delimiters next to them are text.

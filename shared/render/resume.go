@@ -87,8 +87,8 @@ func (d *htmlDoc) Snapshot() ([]byte, error) {
 	for _, day := range d.days {
 		s.Days = append(s.Days, daySnap{Day: day.iso, Page: day.page, LastPage: day.lastPage, Count: day.count})
 	}
-	if d.prev != nil {
-		p := *d.prev
+	if d.havePrev {
+		p := d.prev
 		s.Prev = &groupSnap{Author: p.author, Thread: p.thread, Day: p.day, TS: p.ts, System: p.system}
 	}
 	for id := range d.thread.seen {
@@ -115,12 +115,8 @@ func ResumeHTMLBook(open func(name string) (io.Writer, error), opts BookOptions,
 	d.open = open
 	d.begun = true
 	d.loc = location(h.Location)
-	d.from, d.to = h.From, h.To
-	hv, err := newHeaderView(h, d.loc)
-	if err != nil {
-		return nil, fmt.Errorf("render html: resume: %w", err)
-	}
-	d.hdr, d.w = hv, current
+	d.from, d.to, d.total = h.From, h.To, h.Total
+	d.hdr, d.w = newHeaderView(h, d.loc), current
 	d.paged, d.count, d.page, d.lastDay = s.Paged, s.Count, s.Page, s.LastDay
 	for _, p := range s.Pages {
 		d.pages = append(d.pages, pageStat{firstID: p.FirstID, firstTS: p.FirstTS, lastTS: p.LastTS, firstNo: p.FirstNo, count: p.Count})
@@ -133,9 +129,10 @@ func ResumeHTMLBook(open func(name string) (io.Writer, error), opts BookOptions,
 		d.days = append(d.days, dayStat{day: t, iso: day.Day, page: day.Page, lastPage: day.LastPage, count: day.Count})
 	}
 	if s.Prev != nil {
-		d.prev = &groupKey{author: s.Prev.Author, thread: s.Prev.Thread, day: s.Prev.Day, ts: s.Prev.TS, system: s.Prev.System}
+		d.prev = groupKey{author: s.Prev.Author, thread: s.Prev.Thread, day: s.Prev.Day, ts: s.Prev.TS, system: s.Prev.System}
+		d.havePrev = true
 	}
-	d.thread.newPage()
+	d.thread.newPage(int64(len(s.Seen)))
 	for _, id := range s.Seen {
 		d.thread.saw(id)
 	}

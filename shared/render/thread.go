@@ -2,8 +2,6 @@ package render
 
 import (
 	"errors"
-	"html"
-	"html/template"
 	"strings"
 	"time"
 
@@ -35,8 +33,8 @@ func groupKeyOf(m chat.Message, day string) groupKey {
 // as Rocket.Chat's isSequential decides: same author, neither a system
 // message, both in the same thread (or neither in one), the same day, and
 // less than the grouping period apart.
-func (k groupKey) follows(prev *groupKey) bool {
-	if prev == nil || k.system || prev.system || k.author == "@" {
+func (k groupKey) follows(prev groupKey) bool {
+	if k.system || prev.system || k.author == "@" {
 		return false
 	}
 	gap := k.ts.Sub(prev.ts)
@@ -81,8 +79,11 @@ type quotedParent struct {
 	where   string
 }
 
-func (t *threadState) newPage() {
-	t.seen = map[string]struct{}{}
+// newPage forgets the page before. expect is how many messages the new
+// page should hold: the id set gets room for them at once (up to maxSeen)
+// instead of growing step by step, which cost more than rendering.
+func (t *threadState) newPage(expect int64) {
+	t.seen = make(map[string]struct{}, min(max(expect, 0), int64(t.maxSeen)))
 	t.quoted = map[string]quotedParent{}
 }
 
@@ -186,7 +187,7 @@ func parentQuote(p chat.Message, loc *time.Location) attachmentView {
 	}
 	switch {
 	case p.Type != "":
-		v.Text = template.HTML(html.EscapeString(systemMessage(p).plain())) //nolint:gosec // escaped
+		v.Text = string(appendText(nil, systemMessage(p).plain()))
 	case strings.TrimSpace(p.Msg) != "":
 		v.Text = markdown(p.Msg, pageFlavor)
 	default:
@@ -194,7 +195,7 @@ func parentQuote(p chat.Message, loc *time.Location) attachmentView {
 		for _, f := range p.AllFiles() {
 			names = append(names, cleanText(f.Name))
 		}
-		v.Text = template.HTML(html.EscapeString(strings.Join(names, ", "))) //nolint:gosec // escaped
+		v.Text = string(appendText(nil, strings.Join(names, ", ")))
 	}
 	if v.Author == "" {
 		v.Author = "a message"

@@ -1,8 +1,6 @@
 package render
 
 import (
-	"hash/fnv"
-	"html/template"
 	"net/url"
 	"slices"
 	"strconv"
@@ -27,49 +25,22 @@ const (
 // other (Rocket.Chat nests a quote's own quotes).
 const maxAttachmentDepth = 4
 
-// messageView is what the templates show of one message. Strings are raw
-// user text (the templates escape them); template.HTML fields were built by
-// markdown, which escapes.
+// messageView is what the mail shows of one message (the page writes
+// messages straight from chat.Message: page.go). Strings are raw user text,
+// escaped when written, except Body, which markdown built (HTML).
 type messageView struct {
-	ID           string
-	Day          string // set when a day separator precedes the message
-	DayISO       string
-	DayContinued bool // the separator repeats the day at the top of a page
-	Seq          bool // grouped under the previous message of the same author
-	Author       string
-	Initials     string // the avatar's letters
-	Avatar       string // the avatar's colour class
-	Username     string
-	Time         string
-	TimeISO      string
-	DateTime     string // date and time, for the mail
-	System       *systemView
-	Body         template.HTML
-	ThreadID     string
-	Thread       *threadView // page only: how the reply links to its parent
-	Edited       *editedView
-	Files        []fileView
-	Atts         []attachmentView
-	Reacts       []reactionView
+	Author   string
+	Username string
+	DateTime string      // date and time
+	System   *systemText // set for a system message
+	Body     string      // HTML
+	ThreadID string
+	Edited   *editedView
+	Files    []fileView
+	Atts     []attachmentView
+	Reacts   []reactionView
 
-	// For the mail's text part.
-	rawText string
-	sys     systemText
-}
-
-// systemPlain is the system message in plain words.
-func (v messageView) systemPlain() string { return v.sys.plain() }
-
-// systemView is a systemText prepared for the templates.
-type systemView struct {
-	Verb    string
-	Subject string // shown after Mark, or between quotes
-	Mark    string // "@" or "#" for users and rooms
-	Class   string // "mention" or "channel" for users and rooms
-	Quote   bool
-	Code    bool
-	After   string
-	Detail  string
+	rawText string // for the mail's text part
 }
 
 // editedView is the "(edited)" marker.
@@ -88,7 +59,7 @@ type fileView struct {
 }
 
 // attachmentView is one message attachment: a file card, a link preview or
-// a quoted message.
+// a quoted message. Text and Description are HTML (markdown built them).
 type attachmentView struct {
 	Quote       bool
 	Author      string
@@ -97,8 +68,8 @@ type attachmentView struct {
 	Link        string // the quoted message (http and https only)
 	Title       string
 	TitleHref   string // http and https only
-	Text        template.HTML
-	Description template.HTML
+	Text        string
+	Description string
 	Image       string // http and https only
 	Children    []attachmentView
 
@@ -115,35 +86,26 @@ type reactionView struct {
 	Who   string
 }
 
-// newMessageView prepares a message for the templates of a flavor.
+// newMessageView prepares a message for the mail.
 func newMessageView(m chat.Message, loc *time.Location, f flavor) messageView {
-	ts := m.TS.In(loc)
 	v := messageView{
-		ID:       m.ID,
 		Author:   cleanText(authorName(m.U)),
-		Initials: initials(cleanText(authorName(m.U))),
-		Avatar:   avatarClass(m.U),
 		Username: cleanText(m.U.Username),
-		Time:     ts.Format(clockLayout),
-		TimeISO:  ts.Format(isoLayout),
-		DateTime: ts.Format(dateTimeLayout),
+		DateTime: m.TS.In(loc).Format(dateTimeLayout),
 		ThreadID: m.ThreadID,
 	}
 	if m.Type != "" {
-		v.sys = systemMessage(m)
-		v.System = newSystemView(v.sys)
+		sys := systemMessage(m)
+		v.System = &sys
 	} else {
 		v.rawText = cleanText(m.Msg)
 		v.Body = markdown(m.Msg, f)
 	}
 	if m.EditedAt != nil {
-		v.Edited = newEditedView(*m.EditedAt, ts, m.EditedBy, loc)
+		v.Edited = newEditedView(*m.EditedAt, m.TS.In(loc), m.EditedBy, loc)
 	}
-	files := m.AllFiles()
-	for _, file := range files {
-		v.Files = append(v.Files, newFileView(file))
-	}
-	v.Atts = newAttachmentViews(m.Attachments, files, loc, f, 0)
+	v.Files = newFileViews(m.AllFiles())
+	v.Atts = newAttachmentViews(m.Attachments, m.AllFiles(), loc, f, 0)
 	v.Reacts = newReactionViews(m.Reactions)
 	return v
 }
@@ -161,56 +123,65 @@ func authorName(u chat.UserRef) string {
 // ("Alice Liddell" → "AL", "rocket.cat" → "RC"), or of the first word alone
 // when its script has no capitals (李雷 → 李, أميرة الحداد → أ), where two
 // letters side by side would not read as initials; "?" when there is none.
-func initials(name string) string {
-	var out []rune
-	for w := range strings.FieldsFuncSeq(name, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
-		r, _ := utf8.DecodeRuneInString(w)
+func initials(name string) string { return string(appendInitials(nil, name)) }
+
+// appendInitials appends initials(name), unescaped: letters and digits only.
+func appendInitials(dst []byte, name string) []byte {
+	n := 0
+	inWord := false
+	for i := 0; i < len(name); {
+		r, size := rune(name[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(name[i:])
+		}
+		i += size
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+			inWord = false
+			continue
+		}
+		if inWord {
+			continue
+		}
+		inWord = true // r starts a word
 		if unicode.ToUpper(r) == unicode.ToLower(r) {
-			if len(out) == 0 {
-				out = append(out, r)
+			if n == 0 {
+				dst = utf8.AppendRune(dst, r)
+				n++
 			}
 			break
 		}
-		out = append(out, unicode.ToUpper(r))
-		if len(out) == 2 {
+		dst = utf8.AppendRune(dst, unicode.ToUpper(r))
+		if n++; n == 2 {
 			break
 		}
 	}
-	if len(out) == 0 {
-		return "?"
+	if n == 0 {
+		dst = append(dst, '?')
 	}
-	return string(out)
+	return dst
 }
 
 // avatarColors is how many avatar colour classes the stylesheet defines.
 const avatarColors = 8
 
 // avatarClass picks an avatar colour from the user, so that one person
-// keeps one colour through the export.
-func avatarClass(u chat.UserRef) string {
+// keeps one colour through the export: "c0" to "c7".
+func avatarClass(u chat.UserRef) string { return string(appendAvatarClass(nil, u)) }
+
+// appendAvatarClass appends avatarClass(u): c and the FNV-1a hash of the
+// user id (the username when there is none) modulo avatarColors.
+func appendAvatarClass(dst []byte, u chat.UserRef) []byte {
 	key := u.ID
 	if key == "" {
 		key = u.Username
 	}
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	return "c" + strconv.Itoa(int(h.Sum32()%avatarColors))
-}
-
-// newSystemView prepares a system message.
-func newSystemView(s systemText) *systemView {
-	v := &systemView{Verb: s.Verb, Subject: s.Subject, After: s.After, Detail: s.Detail}
-	switch s.Kind {
-	case subjectUser:
-		v.Mark, v.Class = "@", "mention"
-	case subjectRoom:
-		v.Mark, v.Class = "#", "channel"
-	case subjectQuoted:
-		v.Quote = true
-	case subjectCode:
-		v.Code = true
+	const offset32, prime32 = 2166136261, 16777619
+	h := uint32(offset32)
+	for i := 0; i < len(key); i++ {
+		h ^= uint32(key[i])
+		h *= prime32
 	}
-	return v
+	return append(dst, 'c', byte('0'+h%avatarColors))
 }
 
 // newEditedView shows the edit time: the clock on the message's day, the
@@ -225,6 +196,18 @@ func newEditedView(at, ts time.Time, by *chat.UserRef, loc *time.Location) *edit
 		e.Title += " by @" + cleanText(by.Username)
 	}
 	return e
+}
+
+// newFileViews prepares a message's files.
+func newFileViews(files []chat.FileRef) []fileView {
+	if len(files) == 0 {
+		return nil
+	}
+	out := make([]fileView, len(files))
+	for i, f := range files {
+		out[i] = newFileView(f)
+	}
+	return out
 }
 
 // newFileView links a file to chat.AssetPath, the entry the archive holds

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	t.Helper()
 	t.Run("Directory", func(t *testing.T) { dbDirectorySuite(t, open) })
 	t.Run("Messages", func(t *testing.T) { dbMessageSuite(t, open) })
+	t.Run("FileMessages", func(t *testing.T) { dbFileMessagesSuite(t, open) })
 	t.Run("Jobs", func(t *testing.T) { dbJobSuite(t, open) })
 	t.Run("RateLimiter", func(t *testing.T) { dbRateLimiterSuite(t, open) })
 	t.Run("Sink", func(t *testing.T) { dbSinkSuite(t, open) })

@@ -413,3 +413,9 @@ func clampModified(t time.Time) time.Time {
 	}
 	return t
 }
+
+// Written is the number of archive bytes produced so far (some may still
+// sit in the compressor or the buffer before the destination). It depends
+// only on what was written and where checkpoints were taken, so callers can
+// place checkpoints by it and still resume byte for byte.
+func (z *Writer) Written() int64 { return z.n }

@@ -1,0 +1,11 @@
+//go:build !linux
+
+package boltstore
+
+// mappedFile is a no-op outside Linux: the pages a read maps in stay
+// resident until the store is closed.
+type mappedFile struct{}
+
+func newMappedFile(string) (mappedFile, error) { return mappedFile{}, nil }
+
+func (mappedFile) release() error { return nil }

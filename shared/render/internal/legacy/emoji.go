@@ -1,0 +1,245 @@
+package legacy
+
+// emojiFor maps common Rocket.Chat (EmojiOne / JoyPixels) shortcodes to their
+// Unicode characters, or returns "" for shortcodes it does not know: those,
+// and custom emoji, are shown as the shortcode text. A switch rather than a
+// map keeps the table free of package-level state.
+func emojiFor(code string) string {
+	switch code {
+	case ":smile:":
+		return "😄"
+	case ":smiley:":
+		return "😃"
+	case ":grinning:":
+		return "😀"
+	case ":grin:":
+		return "😁"
+	case ":laughing:", ":satisfied:":
+		return "😆"
+	case ":sweat_smile:":
+		return "😅"
+	case ":joy:":
+		return "😂"
+	case ":rofl:", ":rolling_on_the_floor_laughing:":
+		return "🤣"
+	case ":slight_smile:", ":slightly_smiling_face:":
+		return "🙂"
+	case ":upside_down:", ":upside_down_face:":
+		return "🙃"
+	case ":wink:":
+		return "😉"
+	case ":blush:":
+		return "😊"
+	case ":innocent:":
+		return "😇"
+	case ":heart_eyes:":
+		return "😍"
+	case ":kissing_heart:":
+		return "😘"
+	case ":yum:":
+		return "😋"
+	case ":stuck_out_tongue:":
+		return "😛"
+	case ":stuck_out_tongue_winking_eye:":
+		return "😜"
+	case ":sunglasses:":
+		return "😎"
+	case ":thinking:", ":thinking_face:":
+		return "🤔"
+	case ":neutral_face:":
+		return "😐"
+	case ":expressionless:":
+		return "😑"
+	case ":unamused:":
+		return "😒"
+	case ":rolling_eyes:", ":face_with_rolling_eyes:":
+		return "🙄"
+	case ":confused:":
+		return "😕"
+	case ":worried:":
+		return "😟"
+	case ":slight_frown:", ":slightly_frowning_face:":
+		return "🙁"
+	case ":disappointed:":
+		return "😞"
+	case ":cry:":
+		return "😢"
+	case ":sob:":
+		return "😭"
+	case ":angry:":
+		return "😠"
+	case ":rage:":
+		return "😡"
+	case ":scream:":
+		return "😱"
+	case ":fearful:":
+		return "😨"
+	case ":flushed:":
+		return "😳"
+	case ":sleeping:":
+		return "😴"
+	case ":mask:":
+		return "😷"
+	case ":partying_face:":
+		return "🥳"
+	case ":see_no_evil:":
+		return "🙈"
+	case ":thumbsup:", ":+1:", ":thumbs_up:":
+		return "👍"
+	case ":thumbsdown:", ":-1:", ":thumbs_down:":
+		return "👎"
+	case ":ok_hand:":
+		return "👌"
+	case ":clap:":
+		return "👏"
+	case ":wave:":
+		return "👋"
+	case ":pray:":
+		return "🙏"
+	case ":raised_hands:":
+		return "🙌"
+	case ":muscle:":
+		return "💪"
+	case ":point_up:":
+		return "☝️"
+	case ":point_right:":
+		return "👉"
+	case ":point_left:":
+		return "👈"
+	case ":handshake:":
+		return "🤝"
+	case ":eyes:":
+		return "👀"
+	case ":heart:":
+		return "❤️"
+	case ":broken_heart:":
+		return "💔"
+	case ":fire:":
+		return "🔥"
+	case ":sparkles:":
+		return "✨"
+	case ":star:":
+		return "⭐"
+	case ":tada:":
+		return "🎉"
+	case ":rocket:":
+		return "🚀"
+	case ":100:":
+		return "💯"
+	case ":boom:":
+		return "💥"
+	case ":zap:":
+		return "⚡"
+	case ":bulb:":
+		return "💡"
+	case ":bug:":
+		return "🐛"
+	case ":memo:", ":pencil:":
+		return "📝"
+	case ":calendar:":
+		return "📅"
+	case ":clock3:":
+		return "🕒"
+	case ":hourglass:":
+		return "⌛"
+	case ":lock:":
+		return "🔒"
+	case ":key:":
+		return "🔑"
+	case ":link:":
+		return "🔗"
+	case ":email:", ":envelope:":
+		return "✉️"
+	case ":phone:", ":telephone:":
+		return "☎️"
+	case ":coffee:":
+		return "☕"
+	case ":beer:":
+		return "🍺"
+	case ":pizza:":
+		return "🍕"
+	case ":cake:":
+		return "🍰"
+	case ":gift:":
+		return "🎁"
+	case ":trophy:":
+		return "🏆"
+	case ":white_check_mark:":
+		return "✅"
+	case ":heavy_check_mark:":
+		return "✔️"
+	case ":ballot_box_with_check:":
+		return "☑️"
+	case ":x:":
+		return "❌"
+	case ":warning:":
+		return "⚠️"
+	case ":no_entry:":
+		return "⛔"
+	case ":question:":
+		return "❓"
+	case ":exclamation:":
+		return "❗"
+	case ":information_source:":
+		return "ℹ️"
+	case ":arrow_right:":
+		return "➡️"
+	case ":arrow_left:":
+		return "⬅️"
+	case ":arrow_up:":
+		return "⬆️"
+	case ":arrow_down:":
+		return "⬇️"
+	case ":sunny:":
+		return "☀️"
+	case ":cloud:":
+		return "☁️"
+	case ":umbrella:":
+		return "☔"
+	case ":snowflake:":
+		return "❄️"
+	case ":rainbow:":
+		return "🌈"
+	case ":earth_africa:", ":earth_americas:", ":earth_asia:":
+		return "🌍"
+	case ":dog:":
+		return "🐶"
+	case ":cat:":
+		return "🐱"
+	case ":unicorn:":
+		return "🦄"
+	case ":robot:":
+		return "🤖"
+	case ":ghost:":
+		return "👻"
+	case ":poop:", ":hankey:":
+		return "💩"
+	case ":skull:":
+		return "💀"
+	case ":moneybag:":
+		return "💰"
+	case ":chart_with_upwards_trend:":
+		return "📈"
+	case ":chart_with_downwards_trend:":
+		return "📉"
+	case ":mag:":
+		return "🔍"
+	case ":gear:":
+		return "⚙️"
+	case ":wrench:":
+		return "🔧"
+	case ":hammer:":
+		return "🔨"
+	case ":package:":
+		return "📦"
+	case ":paperclip:":
+		return "📎"
+	case ":pushpin:":
+		return "📌"
+	case ":bell:":
+		return "🔔"
+	case ":speech_balloon:":
+		return "💬"
+	}
+	return ""
+}
