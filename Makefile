@@ -65,22 +65,16 @@ FROM ?=
 TO   ?= embedded
 LOAD_FLAGS = --to $(TO) $(if $(FILES),--files $(FILES)) $(if $(DRY_RUN),--dry-run)
 
-.PHONY: load import
+.PHONY: import
 
-## load: load the demo workspace into $(DATA_DIR) (or FROM=seed:FILE, TO=aws)
-load:
-	$(GO) run ./infra/load --from $(or $(FROM),demo) $(LOAD_FLAGS)
-
-## import: import a Rocket.Chat dump: make import FROM=dir [TO=embedded|aws] [FILES=dir] [DRY_RUN=1]
+## import: load data: make import FROM=demo|seed:FILE|<Rocket.Chat dump folder> [TO=embedded|aws] [FILES=dir] [DRY_RUN=1]
 import:
-	@if [ -z "$(FROM)" ]; then echo "usage: make import FROM=<mongodump or mongoexport folder> [TO=embedded|aws] [FILES=<uploads folder>] [DRY_RUN=1]"; exit 2; fi
+	@if [ -z "$(FROM)" ]; then echo "usage: make import FROM=demo|seed:FILE|<mongodump or mongoexport folder> [TO=embedded|aws] [FILES=<uploads folder>] [DRY_RUN=1]"; exit 2; fi
 	$(GO) run ./infra/load --from $(if $(filter demo seed:% rocketchat:%,$(FROM)),$(FROM),rocketchat:$(FROM)) $(LOAD_FLAGS)
 
-## ---- Issue 4's measuring tools. They report; they assert nothing about speed.
-## (Issue 4 calls the load check `make load`; that name is the data loader's
-## above, so the load check is `make loadcheck`.)
+## ---- Measuring tools. They report; they assert nothing about speed.
 
-.PHONY: bench loadcheck
+.PHONY: bench load
 
 ## bench: generate 10k, 100k and 1M-message rooms, export each as JSON and
 ## HTML in a fresh process (seconds, messages/s, output, peak RSS), and a
@@ -90,8 +84,8 @@ import:
 bench: emulators
 	$(GO) run ./infra/bench $(BENCH_FLAGS)
 
-## loadcheck: 32 concurrent clients against the local server's handler on a
+## load: 32 concurrent clients against the local server's handler on a
 ## loopback port for 30 s (bounded in requests too): requests/s, p50/p99
-## latency, errors. LOADCHECK_FLAGS='-clients 8 -duration 10s' to choose.
-loadcheck:
-	$(GO) run ./infra/loadcheck $(LOADCHECK_FLAGS)
+## latency, errors. LOAD_CHECK_FLAGS='-clients 8 -duration 10s' to choose.
+load:
+	$(GO) run ./infra/loadcheck $(LOAD_CHECK_FLAGS)
