@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -87,12 +88,78 @@ func TestFastPathReadsWhatPutMessagesWrites(t *testing.T) {
 		if err := json.Unmarshal(raw, &want); err != nil {
 			t.Fatal(err)
 		}
-		if !fastMessage(string(raw), &got) {
+		if !new(messageReader).fast(string(raw), &got) {
 			t.Errorf("message %s: the fast path gave up on what json.Marshal wrote", m.ID)
 			continue
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("message %s: fast path\n%#v\nwant\n%#v", m.ID, got, want)
+		}
+	}
+}
+
+// TestFastPathOnRandomMessages: whatever text, files, reactions and
+// attachments a message holds, the record json.Marshal writes for it (with
+// UTC times, as PutMessages stores them) takes the fast path and decodes as
+// json.Unmarshal decodes it.
+func TestFastPathOnRandomMessages(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	texts := []string{"", "plain", "line\nbreak", "quote \" back \\ slash", "<a href='x'>&amp;</a>", "tab\tcr\r\x00\x1f\x7f",
+		"Grüße 東京 👋🏽", "\u2028\u2029", "invalid \xff\xfe bytes", "\U0010FFFF", strings.Repeat("long ", 200)}
+	text := func() string { return texts[rng.IntN(len(texts))] + texts[rng.IntN(len(texts))] }
+	instant := func() time.Time {
+		return time.Unix(rng.Int64N(1<<35)-1<<34, rng.Int64N(1e9)).UTC()
+	}
+	var (
+		buf    []byte
+		reader messageReader
+	)
+	for i := range 3000 {
+		m := chat.Message{ID: text(), RoomID: text(), TS: instant(), Msg: text(), U: chat.UserRef{ID: text(), Username: text(), Name: text()},
+			Type: text(), Role: text(), ThreadID: text(), Hidden: rng.IntN(2) == 0, DiscussionID: text()}
+		for range rng.IntN(3) {
+			a := chat.Attachment{Title: text(), TitleLink: text(), Text: text(), Description: text(), Type: text()}
+			if rng.IntN(2) == 0 {
+				ts := instant()
+				a.TS = &ts
+				a.Attachments = []chat.Attachment{{Text: text(), AuthorName: text(), MessageLink: text(), ImageURL: text()}}
+			}
+			m.Attachments = append(m.Attachments, a)
+		}
+		if rng.IntN(4) == 0 {
+			m.File = &chat.FileRef{ID: text(), Name: text(), Type: text(), Size: rng.Int64() - 1<<62}
+		}
+		for range rng.IntN(3) {
+			m.Files = append(m.Files, chat.FileRef{ID: text(), Name: text(), Size: rng.Int64N(1 << 40)})
+		}
+		if n := rng.IntN(4); n > 0 {
+			m.Reactions = map[string]chat.Reaction{}
+			for range n {
+				var r chat.Reaction
+				for range rng.IntN(3) {
+					r.Usernames = append(r.Usernames, text())
+				}
+				m.Reactions[":"+text()+":"] = r
+			}
+		}
+		if rng.IntN(3) == 0 {
+			at := instant()
+			m.EditedAt, m.EditedBy = &at, &chat.UserRef{ID: text(), Username: text()}
+		}
+		raw, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf = append(buf[:0], raw...)
+		var want, got chat.Message
+		if err := json.Unmarshal(buf, &want); err != nil {
+			t.Fatal(err)
+		}
+		if !reader.fast(string(raw), &got) {
+			t.Fatalf("message %d: the fast path gave up on a record json.Marshal wrote", i)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("message %d: the fast path and json.Unmarshal differ", i)
 		}
 	}
 }
@@ -118,14 +185,15 @@ func TestDecodeMessageFallsBack(t *testing.T) {
 	} {
 		var want, got chat.Message
 		wantErr := json.Unmarshal([]byte(raw), &want)
-		err := decodeMessage(raw, &got)
+		err := new(messageReader).decode(raw, &got)
 		if (err != nil) != (wantErr != nil) || !reflect.DeepEqual(got, want) {
-			t.Errorf("decodeMessage(%q) = %#v, %v; json.Unmarshal gives %#v, %v", raw, got, err, want, wantErr)
+			t.Errorf("decode(%q) = %#v, %v; json.Unmarshal gives %#v, %v", raw, got, err, want, wantErr)
 		}
 	}
 }
 
-// FuzzDecodeMessage holds decodeMessage to json.Unmarshal on any input.
+// FuzzDecodeMessage holds messageReader.decode to json.Unmarshal on any
+// input.
 func FuzzDecodeMessage(f *testing.F) {
 	full, _ := json.Marshal(fullMessage())
 	f.Add(string(full))
@@ -135,12 +203,12 @@ func FuzzDecodeMessage(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw string) {
 		var want, got chat.Message
 		wantErr := json.Unmarshal([]byte(raw), &want)
-		err := decodeMessage(raw, &got)
+		err := new(messageReader).decode(raw, &got)
 		if (err != nil) != (wantErr != nil) {
-			t.Fatalf("decodeMessage(%q) error %v; json.Unmarshal's %v", raw, err, wantErr)
+			t.Fatalf("decode(%q) error %v; json.Unmarshal's %v", raw, err, wantErr)
 		}
 		if err == nil && !reflect.DeepEqual(got, want) {
-			t.Fatalf("decodeMessage(%q) =\n%#v\njson.Unmarshal gives\n%#v", raw, got, want)
+			t.Fatalf("decode(%q) =\n%#v\njson.Unmarshal gives\n%#v", raw, got, want)
 		}
 	})
 }
@@ -149,9 +217,10 @@ func FuzzDecodeMessage(f *testing.F) {
 // reaction); compare with BenchmarkDecodeMessageJSON, json.Unmarshal alone.
 func BenchmarkDecodeMessage(b *testing.B) {
 	raw := benchRecord(b)
+	var r messageReader
 	for b.Loop() {
 		var m chat.Message
-		if err := decodeMessage(raw, &m); err != nil {
+		if err := r.decode(raw, &m); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -129,8 +129,10 @@ func (s *Store) MessagePage(ctx context.Context, q export.MessageQuery) ([]chat.
 
 // FileMessages is MessagePage restricted to the visible messages that carry
 // files (file or files), read from the room's files index (sort keys
-// i<ts>#<_id>, which PutMessages keeps): the export's assets pass reads only
-// those, where Rocket.Chat's exporter walks every message again.
+// i<ts>#<_id>, which PutMessages keeps), one Query per page like
+// MessagePage: the export's assets pass (Rocket.Chat's exporter copies the
+// uploads its messages reference) reads only those instead of the whole
+// room again.
 func (s *Store) FileMessages(ctx context.Context, q export.MessageQuery) ([]chat.Message, bool, error) {
 	return s.page(ctx, q, filesMark, "file messages")
 }
@@ -153,6 +155,7 @@ func (s *Store) page(ctx context.Context, q export.MessageQuery, mark, op string
 		in.ExpressionAttributeNames[ph] = name
 	}
 	msgs := make([]chat.Message, 0, min(want, 1024))
+	var dec messageReader
 	more := false
 	for {
 		in.Limit = ptr(int32(want - len(msgs)))
@@ -166,7 +169,7 @@ func (s *Store) page(ctx context.Context, q export.MessageQuery, mark, op string
 				break
 			}
 			msgs = append(msgs, chat.Message{})
-			if err := itemMessage(item, &msgs[len(msgs)-1]); err != nil {
+			if err := itemMessage(&dec, item, &msgs[len(msgs)-1]); err != nil {
 				return nil, false, fmt.Errorf("dynamo: %s %s: %w", op, q.RoomID, err)
 			}
 		}
@@ -178,12 +181,12 @@ func (s *Store) page(ctx context.Context, q export.MessageQuery, mark, op string
 }
 
 // itemMessage decodes the message an item of the Messages table holds.
-func itemMessage(item map[string]types.AttributeValue, m *chat.Message) error {
+func itemMessage(dec *messageReader, item map[string]types.AttributeValue, m *chat.Message) error {
 	raw, ok := getS(item, attrData)
 	if !ok {
 		return errors.New("item has no data attribute")
 	}
-	return decodeMessage(raw, m)
+	return dec.decode(raw, m)
 }
 
 // CountMessages counts the room's visible messages with from <= ts <= to,
@@ -252,8 +255,9 @@ func (s *Store) MessagesByID(ctx context.Context, rid string, ids []string) ([]c
 		return strings.Compare(ka, kb)
 	})
 	out := make([]chat.Message, len(items))
+	var dec messageReader
 	for i, item := range items {
-		if err := itemMessage(item, &out[i]); err != nil {
+		if err := itemMessage(&dec, item, &out[i]); err != nil {
 			return nil, fmt.Errorf("dynamo: messages by id in %s: %w", rid, err)
 		}
 	}

@@ -15,7 +15,8 @@
 //
 // Three tables, each keyed by pk (S, partition) and sk (S, sort). A record is
 // stored whole as JSON in the string attribute d (one attribute decodes
-// fastest); "-" is the sort key of records that need none.
+// fastest; messages, read by the hundred thousand, through messageReader,
+// made for them); "-" is the sort key of records that need none.
 //
 //	Directory  pk                  sk             attributes
 //	           user#<_id>          -              d: User
@@ -49,7 +50,11 @@
 // visible room); an entry repeats the message's d, so that a page of it is
 // one Query, like a page of messages. Keeping it in the room's partition
 // rather than in a partition of its own (such as <rid>#files) means no room
-// id, whatever characters it holds, can name another room's index.
+// id, whatever characters it holds, can name another room's index. The
+// pointer's f says whether an entry exists, so that PutMessages deletes one
+// only when there is one: loading messages without files costs no index
+// write at all. Tables written before the index existed get their entries
+// when their messages are loaded again.
 // <createdAt> and <windowStart> are instants at nanosecond precision in the
 // same sortable form (seconds, ".", 9 digits of nanoseconds). The length
 // prefix of the dedup key makes "k1" and "k1#x" different prefixes.

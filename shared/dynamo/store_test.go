@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/rooms-export/rooms-export/shared/awstest"
 	"github.com/rooms-export/rooms-export/shared/chat"
@@ -577,19 +578,53 @@ func TestLargeBatchesAndBigPages(t *testing.T) {
 	}
 }
 
-// BenchmarkMessagePage pages through a room of 10,000 messages, 500 at a
-// time, as an export does; ns/op is the whole room.
-func BenchmarkMessagePage(b *testing.B) {
-	s, ctx := New(client, freshTables(b)), b.Context()
+// benchRoom stores a room of 10,000 messages (r1, one a second from
+// 2024-01-01) for the paging benchmarks, made like infra/bench's rooms:
+// text of varied length with line breaks, quotes, markup and non-ASCII
+// letters, every tenth message a thread reply, one in seven with
+// reactions, one in twenty with a file.
+func benchRoom(b *testing.B) (*Store, Tables, time.Time) {
+	b.Helper()
+	tables := freshTables(b)
+	s, ctx := New(client, tables), b.Context()
 	ts := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	words := []string{"deploy", "the", "*release*", "Grüße", "naïve", "`query()`", "\"quoted\"", "<b>", "東京", "👋🏽", "https://docs.example.com/a?b=1&c=2", ":tada:", "@alice", "\n"}
+	users := []chat.UserRef{{ID: "u1", Username: "alice", Name: "Alice Ørsted"}, {ID: "u2", Username: "bob", Name: "Bob"}, {ID: "u3", Username: "chen.wei", Name: "Chen Wei 陈伟"}}
 	msgs := make([]chat.Message, 0, 10000)
 	for i := range cap(msgs) {
-		msgs = append(msgs, chat.Message{ID: fmt.Sprintf("m%06d", i), RoomID: "r1", TS: ts.Add(time.Duration(i) * time.Second),
-			Msg: "hello world", U: chat.UserRef{ID: "u1", Username: "alice"}})
+		var text strings.Builder
+		for w := range 3 + (i*7)%60 {
+			if w > 0 {
+				text.WriteByte(' ')
+			}
+			text.WriteString(words[(i+w*w)%len(words)])
+		}
+		m := chat.Message{ID: fmt.Sprintf("m%06d", i), RoomID: "r1", TS: ts.Add(time.Duration(i) * time.Second),
+			Msg: text.String(), U: users[i%len(users)]}
+		if i%10 == 9 {
+			m.ThreadID = fmt.Sprintf("m%06d", i-9)
+		}
+		if i%7 == 3 {
+			m.Reactions = map[string]chat.Reaction{":+1:": {Usernames: []string{"bob", "chen.wei"}}}
+		}
+		if i%20 == 5 {
+			m.Files = []chat.FileRef{{ID: fmt.Sprintf("f%06d", i), Name: "report.pdf", Type: "application/pdf", Size: 12345}}
+			m.Attachments = []chat.Attachment{{Title: "report.pdf", TitleLink: "/file-upload/f/report.pdf", Type: "file"}}
+		}
+		msgs = append(msgs, m)
 	}
 	if err := s.PutMessages(ctx, msgs); err != nil {
 		b.Fatal(err)
 	}
+	return s, tables, ts
+}
+
+// BenchmarkMessagePage pages through a room of 10,000 messages, 500 at a
+// time, as an export does; ns/op is the whole room. BenchmarkQueryRaw is the
+// floor it is measured against.
+func BenchmarkMessagePage(b *testing.B) {
+	s, _, ts := benchRoom(b)
+	ctx := b.Context()
 	q := export.MessageQuery{RoomID: "r1", From: ts, To: ts.Add(24 * time.Hour), Limit: 500}
 	for b.Loop() {
 		q.After = export.Cursor{}
@@ -606,8 +641,43 @@ func BenchmarkMessagePage(b *testing.B) {
 			last := page[len(page)-1]
 			q.After = export.Cursor{TS: last.TS, ID: last.ID}
 		}
-		if n != len(msgs) {
-			b.Fatalf("paged %d messages, want %d", n, len(msgs))
+		if n != 10000 {
+			b.Fatalf("paged %d messages, want 10000", n)
+		}
+	}
+}
+
+// BenchmarkQueryRaw pages through the room of BenchmarkMessagePage with
+// the SDK alone (500 items per Query, projection d, nothing decoded), as
+// infra/bench's raw Query does.
+func BenchmarkQueryRaw(b *testing.B) {
+	_, tables, _ := benchRoom(b)
+	ctx := b.Context()
+	for b.Loop() {
+		in := &dynamodb.QueryInput{
+			TableName:                &tables.Messages,
+			KeyConditionExpression:   ptr("#pk = :pk AND #sk < :hidden"),
+			ProjectionExpression:     ptr("#d"),
+			ExpressionAttributeNames: map[string]string{"#pk": attrPK, "#sk": attrSK, "#d": attrData},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":pk": attrS("r1"), ":hidden": attrS(hiddenMark),
+			},
+			Limit: ptr(int32(500)),
+		}
+		n := 0
+		for {
+			out, err := client.Query(ctx, in)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += len(out.Items)
+			if len(out.LastEvaluatedKey) == 0 {
+				break
+			}
+			in.ExclusiveStartKey = out.LastEvaluatedKey
+		}
+		if n != 10000 {
+			b.Fatalf("read %d items, want 10000", n)
 		}
 	}
 }

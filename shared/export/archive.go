@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rooms-export/rooms-export/shared/chat"
@@ -267,12 +268,19 @@ func (e *exporter) document(ctx context.Context) error {
 
 // assets copies the uploaded files of the exported messages into assets/:
 // a second pass, over the store's index of messages with files, so nothing
-// of the room is held in memory and the rest of it is not read again.
+// of the room is held in memory and the rest of it is not read again. The
+// upload records of a page are looked up concurrently before its files are
+// copied in order.
 func (e *exporter) assets(ctx context.Context) error {
 	if e.cp.WithFiles == 0 {
 		return nil
 	}
-	return e.s.eachMessage(ctx, e.s.Messages.FileMessages, e.job.RoomID, e.job.From, e.job.To, e.cp.After, func(m chat.Message) error {
+	var uploads map[string]uploadResult
+	lookup := func(page []chat.Message) error {
+		uploads = e.lookupUploads(ctx, page)
+		return nil
+	}
+	return e.s.eachPage(ctx, e.s.Messages.FileMessages, e.job.RoomID, e.job.From, e.job.To, e.cp.After, lookup, func(m chat.Message) error {
 		files := m.AllFiles()
 		if len(files) == 0 {
 			return nil
@@ -283,7 +291,7 @@ func (e *exporter) assets(ctx context.Context) error {
 				continue
 			}
 			seen[f.ID] = true
-			if err := e.writeAsset(ctx, f); err != nil {
+			if err := e.writeAsset(ctx, f, uploads[f.ID]); err != nil {
 				return err
 			}
 		}
@@ -295,10 +303,49 @@ func (e *exporter) assets(ctx context.Context) error {
 	})
 }
 
+type uploadResult struct {
+	up  chat.Upload
+	err error
+}
+
+// uploadLookups bounds the concurrent upload lookups of one page.
+const uploadLookups = 8
+
+// lookupUploads reads the upload records of a page's files, a few at a time.
+func (e *exporter) lookupUploads(ctx context.Context, page []chat.Message) map[string]uploadResult {
+	out := map[string]uploadResult{}
+	var ids []string
+	for _, m := range page {
+		for _, f := range m.AllFiles() {
+			if _, ok := out[f.ID]; !ok {
+				out[f.ID] = uploadResult{}
+				ids = append(ids, f.ID)
+			}
+		}
+	}
+	results := make([]uploadResult, len(ids))
+	sem := make(chan struct{}, uploadLookups)
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			up, err := e.s.Directory.Upload(ctx, id)
+			results[i] = uploadResult{up, err}
+		}()
+	}
+	wg.Wait()
+	for i, id := range ids {
+		out[id] = results[i]
+	}
+	return out
+}
+
 // writeAsset copies one uploaded file into assets/. A file whose record or
 // bytes are gone is listed in the manifest's skipped items, not an error.
-func (e *exporter) writeAsset(ctx context.Context, f chat.FileRef) error {
-	up, err := e.s.Directory.Upload(ctx, f.ID)
+func (e *exporter) writeAsset(ctx context.Context, f chat.FileRef, r uploadResult) error {
+	up, err := r.up, r.err
 	if errors.Is(err, chat.ErrNotFound) {
 		e.skip(f, "upload record not found")
 		return nil

@@ -223,26 +223,58 @@ func (s *Service) threadParent(ctx context.Context, rid string) func(id string) 
 
 // eachMessage is the one page iterator: it walks a room's range in
 // (ts, _id) order after a cursor, one store page at a time, with read
-// (the store's MessagePage or FileMessages).
+// (the store's MessagePage or FileMessages). The next page is fetched while
+// fn works through the current one, so store latency and rendering overlap.
+// page, when not nil, sees each page before its messages.
 func (s *Service) eachMessage(ctx context.Context, read func(context.Context, MessageQuery) ([]chat.Message, bool, error), rid string, from, to time.Time, after Cursor, fn func(chat.Message) error) error {
+	return s.eachPage(ctx, read, rid, from, to, after, nil, fn)
+}
+
+type pageResult struct {
+	msgs []chat.Message
+	more bool
+	err  error
+}
+
+func (s *Service) eachPage(ctx context.Context, read func(context.Context, MessageQuery) ([]chat.Message, bool, error), rid string, from, to time.Time, after Cursor, page func([]chat.Message) error, fn func(chat.Message) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fetch := func(q MessageQuery) <-chan pageResult {
+		ch := make(chan pageResult, 1)
+		go func() {
+			msgs, more, err := read(ctx, q)
+			ch <- pageResult{msgs, more, err}
+		}()
+		return ch
+	}
 	q := MessageQuery{RoomID: rid, From: from, To: to, After: after, Limit: s.Config.PageSize}
+	next := fetch(q)
 	for {
+		r := <-next
+		if r.err != nil {
+			return fmt.Errorf("read messages of %s: %w", rid, r.err)
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		page, more, err := read(ctx, q)
-		if err != nil {
-			return fmt.Errorf("read messages of %s: %w", rid, err)
+		done := !r.more || len(r.msgs) == 0
+		if !done {
+			last := r.msgs[len(r.msgs)-1]
+			q.After = Cursor{TS: last.TS, ID: last.ID}
+			next = fetch(q)
 		}
-		for _, m := range page {
+		if page != nil {
+			if err := page(r.msgs); err != nil {
+				return err
+			}
+		}
+		for _, m := range r.msgs {
 			if err := fn(m); err != nil {
 				return err
 			}
 		}
-		if !more || len(page) == 0 {
+		if done {
 			return nil
 		}
-		last := page[len(page)-1]
-		q.After = Cursor{TS: last.TS, ID: last.ID}
 	}
 }
