@@ -28,13 +28,16 @@ import (
 //	u.name t role tmid drid editedAt editedBy file files attachments reactions
 //
 // A string is uvarint(length) and its bytes; a time is its Unix
-// milliseconds or, off the millisecond, seconds and nanoseconds (appendTime),
-// read back in UTC; a count is a uvarint. The
-// codec keeps exactly what the JSON round trip kept (the fuzz test holds it
-// to that): the instant of every time to the nanosecond, nil and empty
-// alike for the omitempty fields, nil apart from empty for a reaction's
-// usernames, and strings with invalid UTF-8 mended as encoding/json mends
-// them.
+// milliseconds or, off the millisecond, seconds and nanoseconds
+// (appendTime), read back in UTC; a count is a uvarint. A flag this version
+// does not know makes the record corrupt: a new optional part needs a new
+// bit, and readers that know it.
+//
+// The codec keeps exactly what the JSON round trip kept (the fuzz test
+// holds it to that): the instant of every time to the nanosecond, nil and
+// empty alike for the omitempty fields, nil apart from empty for a
+// reaction's usernames, and strings with invalid UTF-8 mended as
+// encoding/json mends them.
 const codecV1 = 0x01
 
 // Flags of a v1 message record: which optional parts it carries.

@@ -372,9 +372,9 @@ const legacyJSON = `{"_id":"old1","rid":"r1","ts":"2024-03-10T12:00:00.123Z","ms
 	`"editedAt":"2024-03-10T12:05:00.000000001Z","editedBy":{"_id":"u1","username":"alice"}}`
 
 // TestReadsJSONWrittenByOlderVersions writes a file as the versions before
-// the codec and the files index did — JSON values, no filemsgs bucket —
-// and opens it: every read returns the old messages, and the files index
-// is built on the way.
+// the codec, the files index and the day counters did — JSON values, no
+// filemsgs or msgdays bucket — and opens it: every read returns the old
+// messages, and the index and the counters are built on the way.
 func TestReadsJSONWrittenByOlderVersions(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "old.db")
 	var want chat.Message
@@ -393,8 +393,8 @@ func TestReadsJSONWrittenByOlderVersions(t *testing.T) {
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets() {
-			if bytes.Equal(name, bucketFileMsgs) {
-				continue // older versions had no files index
+			if bytes.Equal(name, bucketFileMsgs) || bytes.Equal(name, bucketMsgDays) {
+				continue // older versions had no files index and no day counters
 			}
 			if _, err := tx.CreateBucket(name); err != nil {
 				return err
@@ -438,6 +438,10 @@ func TestReadsJSONWrittenByOlderVersions(t *testing.T) {
 	files, _, err := s.FileMessages(ctx, q)
 	if err != nil || len(files) != 1 || !reflect.DeepEqual(utc(files[0]), want) {
 		t.Errorf("FileMessages after indexing an old file = %+v, %v; want only %s", files, err, want.ID)
+	}
+	// whole days come from the day counters, built at Open
+	if n, err := s.CountMessages(ctx, "r1", want.TS.AddDate(0, 0, -3), want.TS.AddDate(0, 0, 3)); err != nil || n != 2 {
+		t.Errorf("CountMessages over days of an old file = %d, %v; want 2", n, err)
 	}
 	byID, err := s.MessagesByID(ctx, "r1", []string{"old1"})
 	if err != nil || len(byID) != 1 || !reflect.DeepEqual(utc(byID[0]), want) {

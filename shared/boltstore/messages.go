@@ -69,9 +69,9 @@ func (s *Store) MessagePage(ctx context.Context, q export.MessageQuery) ([]chat.
 }
 
 // FileMessages is MessagePage restricted to the messages that carry files
-// (file or files), read from the filemsgs index: the export's assets pass
-// (Rocket.Chat's export walks the room's uploads) reads a twentieth of the
-// room instead of all of it again.
+// (file or files), read from the filemsgs index: the export's assets pass,
+// which Rocket.Chat's export does by walking the messages again for their
+// uploads, reads only those (a twentieth of a typical room).
 func (s *Store) FileMessages(ctx context.Context, q export.MessageQuery) ([]chat.Message, bool, error) {
 	msgs, more, err := s.page(ctx, q, bucketFileMsgs)
 	if err != nil {
@@ -99,7 +99,8 @@ func (s *Store) page(ctx context.Context, q export.MessageQuery, bucket []byte) 
 		msgs, more = nil, false
 		values := tx.Bucket(bucketMessages)
 		index := !bytes.Equal(bucket, bucketMessages)
-		read := 0
+		read := meter{p: s.pages}
+		defer read.flush()
 		c := tx.Bucket(bucket).Cursor()
 		for k, v := c.Seek(rangeStart(prefix, fromMs, q.After)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			if keyMillis(prefix, k) > toMs {
@@ -110,7 +111,7 @@ func (s *Store) page(ctx context.Context, q export.MessageQuery, bucket []byte) 
 				break
 			}
 			if index {
-				read += lookupBytes
+				read.add(lookupBytes)
 				if v = values.Get(k); v == nil {
 					continue // an index entry without its message: never written so
 				}
@@ -122,9 +123,8 @@ func (s *Store) page(ctx context.Context, q export.MessageQuery, bucket []byte) 
 			if err := decodeInto(v, &msgs[len(msgs)-1]); err != nil {
 				return fmt.Errorf("decode message: %w", err)
 			}
-			read += len(k) + len(v)
+			read.add(len(k) + len(v))
 		}
-		s.pages.readDone(read)
 		return nil
 	})
 	if err != nil {
@@ -134,7 +134,9 @@ func (s *Store) page(ctx context.Context, q export.MessageQuery, bucket []byte) 
 }
 
 // CountMessages counts the room's visible messages with from <= ts <= to,
-// exactly (the port allows an estimate). It reads keys only.
+// exactly (the port allows an estimate), as Rocket.Chat's export counts the
+// messages it will write: from the day counters for whole UTC days, and
+// from the keys (never the values) in the partial days at the ends.
 func (s *Store) CountMessages(ctx context.Context, rid string, from, to time.Time) (int64, error) {
 	prefix := roomPrefix(rid)
 	fromMs, toMs := ceilMillis(from), floorMillis(to)
@@ -143,24 +145,9 @@ func (s *Store) CountMessages(ctx context.Context, rid string, from, to time.Tim
 	}
 	var n int64
 	err := s.view(ctx, func(tx *bolt.Tx) error {
-		n = 0
-		read := 0 // the values are not read, but their pages are mapped in
-		c := tx.Bucket(bucketMessages).Cursor()
-		for k, v := c.Seek(appendMillis(bytes.Clone(prefix), fromMs)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			if keyMillis(prefix, k) > toMs {
-				break
-			}
-			n++
-			read += len(k) + len(v)
-			if n%8192 == 0 {
-				s.pages.readDone(read)
-				read = 0
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-		}
-		s.pages.readDone(read)
+		read := meter{p: s.pages}
+		defer read.flush()
+		n = countRange(tx, prefix, fromMs, toMs, &read)
 		return nil
 	})
 	if err != nil {
@@ -184,8 +171,8 @@ func (s *Store) MessagesByID(ctx context.Context, rid string, ids []string) ([]c
 	var out []found
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		out = nil
-		read := 0
-		defer func() { s.pages.readDone(read) }()
+		read := meter{p: s.pages}
+		defer read.flush()
 		idx, msgs := tx.Bucket(bucketMsgIDs), tx.Bucket(bucketMessages)
 		seen := make(map[string]bool, len(ids))
 		for _, id := range ids {
@@ -193,7 +180,7 @@ func (s *Store) MessagesByID(ctx context.Context, rid string, ids []string) ([]c
 				continue
 			}
 			seen[id] = true
-			read += 2 * lookupBytes // the id, then the message
+			read.add(2 * lookupBytes) // the id, then the message
 			k := idx.Get([]byte(id))
 			if k == nil || !bytes.HasPrefix(k, prefix) {
 				continue
@@ -232,15 +219,15 @@ func (s *Store) PutMessages(ctx context.Context, msgs []chat.Message) error {
 	}
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		visible, hidden, idx := tx.Bucket(bucketMessages), tx.Bucket(bucketHidden), tx.Bucket(bucketMsgIDs)
-		files := tx.Bucket(bucketFileMsgs)
-		read := 0
-		defer func() { s.pages.readDone(read) }()
+		files, counters := tx.Bucket(bucketFileMsgs), tx.Bucket(bucketMsgDays)
+		deltas := dayDeltas{}
+		// a room's messages come mostly in time order, appended at the end
+		// of its range: full leaves instead of bbolt's half-full splits
+		visible.FillPercent, hidden.FillPercent, files.FillPercent = appendFill, appendFill, appendFill
+		read := meter{p: s.pages}
+		defer read.flush()
 		for _, m := range msgs {
-			// a bulk load maps in the pages it changes, as reads do
-			if read += 2 * lookupBytes; read >= 1<<20 {
-				s.pages.readDone(read)
-				read = 0
-			}
+			read.add(2 * lookupBytes) // a bulk load maps in the pages it changes, as reads do
 			if err := checkKeyPart("message id", m.ID); err != nil {
 				return err
 			}
@@ -250,7 +237,20 @@ func (s *Store) PutMessages(ctx context.Context, msgs []chat.Message) error {
 			ms := floorMillis(m.TS)
 			m.TS = time.UnixMilli(ms).UTC()
 			key := messageKey(m.RoomID, ms, m.ID)
-			if old := idx.Get([]byte(m.ID)); old != nil && !bytes.Equal(old, key) {
+			old := idx.Get([]byte(m.ID))
+			// the day counters follow the visible copy: out of its old day,
+			// into its new one
+			if old != nil && visible.Get(old) != nil {
+				if err := deltas.add(old, -1); err != nil {
+					return fmt.Errorf("message %s: %w", m.ID, err)
+				}
+			}
+			if !m.Hidden {
+				if err := deltas.add(key, 1); err != nil {
+					return fmt.Errorf("message %s: %w", m.ID, err)
+				}
+			}
+			if old != nil && !bytes.Equal(old, key) {
 				old = bytes.Clone(old)
 				if err := visible.Delete(old); err != nil {
 					return fmt.Errorf("message %s: %w", m.ID, err)
@@ -288,7 +288,7 @@ func (s *Store) PutMessages(ctx context.Context, msgs []chat.Message) error {
 				return fmt.Errorf("message %s: %w", m.ID, err)
 			}
 		}
-		return nil
+		return deltas.apply(counters)
 	})
 	if err != nil {
 		return fmt.Errorf("boltstore: put messages: %w", err)
@@ -296,13 +296,17 @@ func (s *Store) PutMessages(ctx context.Context, msgs []chat.Message) error {
 	return nil
 }
 
+// appendFill is the FillPercent of the buckets keyed by time.
+const appendFill = 0.95
+
 // buildFileIndex fills filemsgs from the visible messages: the first Open of
 // a file written by a version without the index. JSON records that never
 // mention a file are not decoded.
 func buildFileIndex(tx *bolt.Tx, pages *pager) error {
 	files := tx.Bucket(bucketFileMsgs)
 	c := tx.Bucket(bucketMessages).Cursor()
-	read := 0
+	read := meter{p: pages}
+	defer read.flush()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		has, err := valueHasFiles(v)
 		if err != nil {
@@ -314,11 +318,7 @@ func buildFileIndex(tx *bolt.Tx, pages *pager) error {
 				return fmt.Errorf("index files: %w", err)
 			}
 		}
-		if read += len(k) + len(v); read >= 1<<20 {
-			pages.readDone(read)
-			read = 0
-		}
+		read.add(len(k) + len(v))
 	}
-	pages.readDone(read)
 	return nil
 }

@@ -21,8 +21,9 @@ const benchRoomSize = 50000
 
 // BenchmarkMessages pages through a generated room: one page per op at
 // several page sizes (continuing from the cursor, wrapping at the end), the
-// whole room per op at the service's page size, and the key-only count
-// Export starts with. Each reports messages/s.
+// whole room per op at the service's page size, and the count Export
+// starts with (day counters, keys only in the partial days at the ends).
+// Each reports messages/s.
 func BenchmarkMessages(b *testing.B) {
 	store, err := boltstore.OpenWith(filepath.Join(b.TempDir(), "bench.db"), boltstore.Options{NoSync: true})
 	if err != nil {

@@ -2,11 +2,19 @@ package boltstore
 
 import "sync/atomic"
 
-// defaultReleaseEvery is how many bytes of keys and values reads go through
-// between two releases of the file's pages: a few megabytes, so the pages a
-// big export maps in never add up, while a release (a read of
-// /proc/self/maps and one madvise) stays rare.
-const defaultReleaseEvery = 8 << 20
+// The pager's tuning. Pages come into the process faster than reads touch
+// them: on a fault the kernel maps in up to 64 KiB of neighbouring file
+// pages that are in the page cache ("fault-around"), and the leaves of one
+// bucket lie scattered between other buckets' pages, so a walk can map in
+// ten times what it reads. The pager therefore measures rather than
+// estimates: every checkEvery bytes read it looks at how much file-backed
+// memory the process holds (/proc/self/statm, a few microseconds), and
+// releases the database's pages once that grew by defaultReleaseBudget
+// since the last release.
+const (
+	defaultCheckEvery    = 256 << 10
+	defaultReleaseBudget = 8 << 20
+)
 
 // lookupBytes is what one key lookup counts for: it maps in a path of
 // pages from the root to a leaf — about four pages of 4 KiB in a big file —
@@ -14,42 +22,84 @@ const defaultReleaseEvery = 8 << 20
 // a big export, add up to the whole file otherwise.
 const lookupBytes = 16 << 10
 
+// meterFlush is how many bytes a meter gathers before it tells the pager.
+const meterFlush = 64 << 10
+
 // pager keeps big reads from growing the process's resident set. bbolt
 // reads through a shared, read-only memory map of the file, and every page a
 // read touches stays resident in the process until the map goes away: a 1M
-// message export would end with the whole file in its RSS. Every
-// releaseEvery bytes read, the pager drops the file's pages from the
-// process's page tables (the data stays in the kernel's page cache and comes
-// back on the next touch).
+// message export would end with the whole file in its RSS. The pager drops
+// the file's pages from the process's page tables when they add up (the
+// data stays in the kernel's page cache and comes back on the next touch).
 type pager struct {
-	every int64 // bytes read between releases; 1 releases after every read
-	read  atomic.Int64
-	file  mappedFile // the platform's handle on the file's mappings
+	checkEvery int64 // bytes read between two looks at the resident set
+	budget     int64 // growth of file-backed RSS that triggers a release
+	always     bool  // release after every read (tests)
+	read       atomic.Int64
+	base       atomic.Int64 // file-backed RSS after the last release
+	file       mappedFile   // the platform's handle on the file's mappings
 }
 
 // newPager returns the pager of the database file at path, which must
 // exist.
-func newPager(path string, every int64) (*pager, error) {
+func newPager(path string) (*pager, error) {
 	f, err := newMappedFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return &pager{every: every, file: f}, nil
+	return &pager{checkEvery: defaultCheckEvery, budget: defaultReleaseBudget, file: f}, nil
 }
 
-// readDone counts n bytes of keys and values read, and releases the file's
-// pages when releaseEvery bytes have been read since the last release. Call
-// it inside the transaction that read them, after every value has been
-// copied out of the map: bbolt remaps the file only when no read
-// transaction is open (and within a write transaction, only at commit), so
-// the mapping found is the one in use. A failed release is not an error of
-// the read: the read is right, only the memory is not given back.
+// readDone counts n bytes of keys and values read, and every checkEvery
+// bytes releases the file's pages if the process's file-backed memory grew
+// by budget since the last release. Call it inside the transaction that
+// read them, after what was read has been copied out of the map: bbolt
+// remaps the file only when no read transaction is open (and within a write
+// transaction, only at commit), so the mapping found is the one in use. A
+// failed release is not an error of the read: the read is right, only the
+// memory is not given back.
 func (p *pager) readDone(n int) {
-	if p.every <= 0 {
+	if p.always {
+		p.release()
+		return
+	}
+	if p.checkEvery <= 0 {
 		return
 	}
 	v := p.read.Add(int64(n))
-	if v >= p.every && p.read.CompareAndSwap(v, 0) {
-		_ = p.file.release()
+	if v < p.checkEvery || !p.read.CompareAndSwap(v, 0) {
+		return
 	}
+	rss, err := residentFileBytes()
+	if err != nil || rss-p.base.Load() >= p.budget {
+		p.release()
+	}
+}
+
+// release drops the file's pages and notes the file-backed RSS left.
+func (p *pager) release() {
+	_ = p.file.release()
+	if rss, err := residentFileBytes(); err == nil {
+		p.base.Store(rss)
+	}
+}
+
+// meter gathers what one transaction reads and tells the pager every
+// meterFlush bytes, so that a long walk is released on the way.
+type meter struct {
+	p *pager
+	n int
+}
+
+// add counts n bytes read.
+func (m *meter) add(n int) {
+	if m.n += n; m.n >= meterFlush {
+		m.flush()
+	}
+}
+
+// flush tells the pager what was counted.
+func (m *meter) flush() {
+	m.p.readDone(m.n)
+	m.n = 0
 }

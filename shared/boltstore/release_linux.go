@@ -39,6 +39,24 @@ func newMappedFile(path string) (mappedFile, error) {
 	return mappedFile{path: abs, major: unix.Major(st.Dev), minor: unix.Minor(st.Dev), ino: st.Ino}, nil
 }
 
+// residentFileBytes is the process's file-backed resident memory: the
+// "shared" field of /proc/self/statm (RssFile + RssShmem), in bytes.
+func residentFileBytes() (int64, error) {
+	raw, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0, err
+	}
+	f := bytes.Fields(raw)
+	if len(f) < 3 {
+		return 0, fmt.Errorf("statm: %q", raw)
+	}
+	pages, err := strconv.ParseInt(string(f[2]), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("statm: %w", err)
+	}
+	return pages * int64(os.Getpagesize()), nil
+}
+
 // errNotMapped is release's error when the file has no shared read-only
 // mapping in the process.
 var errNotMapped = errors.New("database file not mapped")

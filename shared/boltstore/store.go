@@ -11,6 +11,7 @@
 //	hiddenmsgs  rid \x00 ts(8) _id        -> Message record (_hidden edit-history copies)
 //	msgids      _id                       -> the message's key in one of the two above
 //	filemsgs    rid \x00 ts(8) _id        -> "" (visible messages that carry files)
+//	msgdays     rid \x00 day(8)           -> visible messages that day (8-byte big-endian)
 //	users       _id                       -> User JSON
 //	usernames   username                  -> _id
 //	tokens      hashedToken               -> Token JSON
@@ -26,17 +27,18 @@
 // ts(8) is the message's Unix time in milliseconds plus 1<<62, big-endian, so
 // byte order is time order and a cursor seek yields Rocket.Chat's (ts, _id)
 // order. Instants of 12 bytes are Unix seconds plus 1<<62 (8 bytes) and
-// nanoseconds (4 bytes). Keeping hidden copies in their own bucket lets pages
-// and counts skip them without decoding a single value.
+// nanoseconds (4 bytes); day(8) is days since the epoch, encoded as ts(8)
+// is. Keeping hidden copies in their own bucket lets pages and counts skip
+// them without decoding a single value.
 //
 // A message record is the binary encoding of codec.go; records written by
 // older versions are JSON and are still read. filemsgs, the index behind
-// FileMessages, is built from the messages at the first Open of a file that
-// lacks it.
+// FileMessages, and msgdays, the counters behind CountMessages, are built
+// from the messages at the first Open of a file that lacks them.
 //
-// Reads release the pages of the file they map into the process every few
-// megabytes (release_linux.go), so that paging through a million messages
-// keeps the resident set flat.
+// Reads release the pages of the file they map into the process once they
+// add up to a few megabytes (release.go), so that paging through a million
+// messages keeps the resident set flat.
 package boltstore
 
 import (
@@ -59,6 +61,7 @@ var (
 	bucketHidden      = []byte("hiddenmsgs")
 	bucketMsgIDs      = []byte("msgids")
 	bucketFileMsgs    = []byte("filemsgs")
+	bucketMsgDays     = []byte("msgdays")
 	bucketUsers       = []byte("users")
 	bucketUsernames   = []byte("usernames")
 	bucketTokens      = []byte("tokens")
@@ -74,7 +77,7 @@ var (
 
 func allBuckets() [][]byte {
 	return [][]byte{
-		bucketMessages, bucketHidden, bucketMsgIDs, bucketFileMsgs, bucketUsers, bucketUsernames,
+		bucketMessages, bucketHidden, bucketMsgIDs, bucketFileMsgs, bucketMsgDays, bucketUsers, bucketUsernames,
 		bucketTokens, bucketPermissions, bucketRooms, bucketSubs, bucketUploads,
 		bucketJobs, bucketActiveJobs, bucketRateCounts, bucketRateExpiry,
 	}
@@ -149,20 +152,25 @@ func OpenWith(path string, opts Options) (*Store, error) {
 		batchDelay = DefaultBatchDelay
 	}
 	db.MaxBatchDelay = batchDelay
-	pages, err := newPager(path, defaultReleaseEvery)
+	pages, err := newPager(path)
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		indexFiles := tx.Bucket(bucketFileMsgs) == nil
+		indexFiles, countDays := tx.Bucket(bucketFileMsgs) == nil, tx.Bucket(bucketMsgDays) == nil
 		for _, name := range allBuckets() {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
 		if indexFiles {
-			return buildFileIndex(tx, pages)
+			if err := buildFileIndex(tx, pages); err != nil {
+				return err
+			}
+		}
+		if countDays {
+			return buildDayCounters(tx, pages)
 		}
 		return nil
 	})
