@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -51,7 +52,11 @@ func benchEmbedded(ctx context.Context, o options, n int, progress io.Writer) ([
 	if err != nil {
 		return nil, fmt.Errorf("temporary stack: %w", err)
 	}
-	defer os.RemoveAll(dir)
+	if o.keep {
+		fmt.Fprintf(progress, "bench: the %s-message stack stays in %s\n", thousands(n), dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
 
 	fmt.Fprintf(progress, "bench: generating %s messages into bbolt ... ", thousands(n))
 	start := time.Now()
@@ -63,7 +68,11 @@ func benchEmbedded(ctx context.Context, o options, n int, progress io.Writer) ([
 	var rows []exportRow
 	for _, format := range o.formats {
 		fmt.Fprintf(progress, "bench: exporting %s messages as %s in a child process ... ", thousands(n), format)
-		row, err := runChild(ctx, o.exe, dir, format, n, o.seed)
+		var profile string
+		if o.profile != "" {
+			profile = filepath.Join(o.profile, fmt.Sprintf("%d-%s.pprof", n, format))
+		}
+		row, err := runChild(ctx, o.exe, dir, format, n, o.seed, profile)
 		if err != nil {
 			fmt.Fprintln(progress)
 			return nil, err
@@ -75,7 +84,9 @@ func benchEmbedded(ctx context.Context, o options, n int, progress io.Writer) ([
 }
 
 // generate writes the room into a new bbolt file, without fsync per batch
-// (a bulk load that can be redone), and syncs it once at the end.
+// (a bulk load that can be redone), syncs it once at the end and compacts
+// it, as `make import` does after a load: a room's pages are then
+// contiguous in the file (see boltstore.Compact).
 func generate(ctx context.Context, path string, cfg gen.Config) error {
 	store, err := boltstore.OpenWith(path, boltstore.Options{NoSync: true})
 	if err != nil {
@@ -89,13 +100,20 @@ func generate(ctx context.Context, path string, cfg gen.Config) error {
 		store.Close()
 		return err
 	}
-	return store.Close()
+	if err := store.Close(); err != nil {
+		return err
+	}
+	return boltstore.Compact(path)
 }
 
 // runChild re-executes this binary to run one export and reads its result.
-func runChild(ctx context.Context, exe, dir, format string, n int, seed uint64) (exportRow, error) {
-	cmd := exec.CommandContext(ctx, exe, childArg,
-		"-dir", dir, "-format", format, "-messages", strconv.Itoa(n), "-seed", strconv.FormatUint(seed, 10))
+// A non-empty profile is the file the child writes its CPU profile to.
+func runChild(ctx context.Context, exe, dir, format string, n int, seed uint64, profile string) (exportRow, error) {
+	args := []string{childArg, "-dir", dir, "-format", format, "-messages", strconv.Itoa(n), "-seed", strconv.FormatUint(seed, 10)}
+	if profile != "" {
+		args = append(args, "-cpuprofile", profile)
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
@@ -120,8 +138,17 @@ func childMain(args []string, stdout, stderr io.Writer) int {
 	format := fs.String("format", "json", "export format")
 	n := fs.Int("messages", 0, "messages the room holds")
 	seed := fs.Uint64("seed", 1, "seed the room was generated with")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the export to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *cpuprofile != "" {
+		stop, err := startCPUProfile(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(stderr, "bench child:", err)
+			return 1
+		}
+		defer stop()
 	}
 	row, err := exportOnce(context.Background(), *dir, *format, *n, *seed)
 	if err != nil {
@@ -133,6 +160,19 @@ func childMain(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// startCPUProfile profiles the process into path until the returned stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func exportOnce(ctx context.Context, dir, format string, n int, seed uint64) (exportRow, error) {

@@ -12,6 +12,8 @@
 //	go run ./infra/bench                          # 10k, 100k and 1M messages, AWS leg at 100k
 //	go run ./infra/bench -sizes 10k,100k -aws 0   # choose sizes; no AWS leg
 //	go run ./infra/bench -quick                   # tiny rooms: a smoke run
+//	go run ./infra/bench -sizes 1M -aws 0 -keep -profile /tmp/prof
+//	                                              # keep the stack, profile each export
 //
 // It measures and reports; it asserts nothing about speed.
 package main
@@ -54,6 +56,8 @@ type options struct {
 	seed    uint64
 	dir     string // where the temporary stacks go
 	exe     string // the binary re-executed for each export
+	keep    bool   // keep the generated stacks (their directories are printed)
+	profile string // directory for a CPU profile of each export
 }
 
 // Flag defaults, and what -quick turns them into.
@@ -72,6 +76,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	aws := fs.String("aws", defaultAWS, "messages of the room exported through the AWS adapters against dynalite; 0 skips it")
 	seed := fs.Uint64("seed", 1, "seed of the generated rooms")
 	dir := fs.String("dir", "", "directory for the temporary stacks (default: the system's temporary directory)")
+	keep := fs.Bool("keep", false, "keep the generated embedded stacks and print where they are")
+	profile := fs.String("profile", "", "write a CPU profile of each export into this directory (<messages>-<format>.pprof)")
 	quick := fs.Bool("quick", false, "tiny rooms ("+quickSizes+"; AWS leg "+quickAWS+"): a smoke run")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
@@ -89,7 +95,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 			*aws = quickAWS
 		}
 	}
-	o := options{seed: *seed, dir: *dir}
+	o := options{seed: *seed, dir: *dir, keep: *keep, profile: *profile}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := parseCount(s)
 		if err != nil || n <= 0 {

@@ -100,15 +100,6 @@ func (s *Store) Subscription(ctx context.Context, rid, uid string) (chat.Subscri
 	return sub, nil
 }
 
-// Upload returns an uploaded file's metadata (rocketchat_uploads).
-func (s *Store) Upload(ctx context.Context, id string) (chat.Upload, error) {
-	var up chat.Upload
-	if err := s.get(ctx, bucketUploads, []byte(id), &up); err != nil {
-		return chat.Upload{}, fmt.Errorf("boltstore: get upload %s: %w", id, err)
-	}
-	return up, nil
-}
-
 // putAll upserts records in one write transaction (so a batch is stored
 // whole or not at all); key returns a record's key, or an error when the
 // record cannot be stored. what names the records in errors.
@@ -212,9 +203,4 @@ func (s *Store) PutSubscriptions(ctx context.Context, subs []chat.Subscription) 
 		}
 		return joinKey(0, sub.RoomID, sub.UserID), nil
 	})
-}
-
-// PutUploads upserts upload metadata by id.
-func (s *Store) PutUploads(ctx context.Context, uploads []chat.Upload) error {
-	return putAll(ctx, s, "uploads", bucketUploads, uploads, func(up chat.Upload) ([]byte, error) { return idKey("upload id", up.ID) })
 }

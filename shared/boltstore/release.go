@@ -13,7 +13,7 @@ import "sync/atomic"
 // since the last release.
 const (
 	defaultCheckEvery    = 256 << 10
-	defaultReleaseBudget = 8 << 20
+	defaultReleaseBudget = 2 << 20
 )
 
 // lookupBytes is what one key lookup counts for: it maps in a path of

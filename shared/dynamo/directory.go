@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -130,6 +131,38 @@ func (s *Store) Upload(ctx context.Context, id string) (chat.Upload, error) {
 		return chat.Upload{}, fmt.Errorf("dynamo: get upload %s: %w", id, err)
 	}
 	return up, nil
+}
+
+// Uploads returns the metadata of those of ids that are uploads, by id
+// (Rocket.Chat's Uploads.find({_id: {$in: ids}})): the export's assets pass
+// asks for a page of files at once, in BatchGetItem calls of 100 keys (a few
+// at a time) instead of a GetItem per file. Ids that cannot have been stored
+// are absent without a request.
+func (s *Store) Uploads(ctx context.Context, ids []string) (map[string]chat.Upload, error) {
+	seen := make(map[string]bool, len(ids))
+	keys := make([]map[string]types.AttributeValue, 0, len(ids))
+	for _, id := range ids {
+		if seen[id] || checkKeyPart("upload id", id) != nil {
+			continue
+		}
+		seen[id] = true
+		keys = append(keys, itemKey(pfxUpload+id, noSort))
+	}
+	items, err := s.batchGet(ctx, s.t.Directory, keys, false, attrPK, attrData)
+	if err != nil {
+		return nil, fmt.Errorf("dynamo: get uploads: %w", err)
+	}
+	out := make(map[string]chat.Upload, len(items))
+	for _, item := range items {
+		pk, _ := getS(item, attrPK)
+		id := strings.TrimPrefix(pk, pfxUpload)
+		var up chat.Upload
+		if err := decodeData(item, &up); err != nil {
+			return nil, fmt.Errorf("dynamo: get uploads: upload %s: %w", id, err)
+		}
+		out[id] = up
+	}
+	return out, nil
 }
 
 // putRecords upserts Directory records with batch writes. key returns a

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rooms-export/rooms-export/shared/chat"
@@ -236,9 +235,21 @@ func (e *exporter) due() bool {
 	return e.pipe.in-e.snapIn >= int64(e.s.Config.CheckpointBytes)
 }
 
-// document renders the messages after the checkpoint's cursor.
+// document renders the messages after the checkpoint's cursor. A document
+// that can render ahead (render.Preparer) does so on the goroutine that
+// reads the next page.
 func (e *exporter) document(ctx context.Context) error {
-	err := e.s.eachMessage(ctx, e.s.Messages.MessagePage, e.job.RoomID, e.job.From, e.job.To, e.cp.After, func(m chat.Message) error {
+	read := e.s.Messages.MessagePage
+	if p, ok := e.doc.(render.Preparer); ok {
+		read = func(ctx context.Context, q MessageQuery) ([]chat.Message, bool, error) {
+			msgs, more, err := e.s.Messages.MessagePage(ctx, q)
+			if err == nil {
+				p.Prepare(msgs)
+			}
+			return msgs, more, err
+		}
+	}
+	err := e.s.eachMessage(ctx, read, e.job.RoomID, e.job.From, e.job.To, e.cp.After, func(m chat.Message) error {
 		if err := e.doc.Message(m); err != nil {
 			return err
 		}
@@ -303,41 +314,43 @@ func (e *exporter) assets(ctx context.Context) error {
 	})
 }
 
+// uploadResult is the lookup of one file's upload record: the record, or
+// the error that writeAsset reports (chat.ErrNotFound: skipped).
 type uploadResult struct {
 	up  chat.Upload
 	err error
 }
 
-// uploadLookups bounds the concurrent upload lookups of one page.
-const uploadLookups = 8
-
-// lookupUploads reads the upload records of a page's files, a few at a time.
+// lookupUploads reads the upload records of a page's files in one call to
+// the directory (one read transaction, or BatchGetItem calls of 100 keys),
+// not one per file. A failed lookup is every file's error: the first file
+// the page writes fails the export with it.
 func (e *exporter) lookupUploads(ctx context.Context, page []chat.Message) map[string]uploadResult {
-	out := map[string]uploadResult{}
 	var ids []string
+	seen := map[string]bool{}
 	for _, m := range page {
 		for _, f := range m.AllFiles() {
-			if _, ok := out[f.ID]; !ok {
-				out[f.ID] = uploadResult{}
+			if !seen[f.ID] {
+				seen[f.ID] = true
 				ids = append(ids, f.ID)
 			}
 		}
 	}
-	results := make([]uploadResult, len(ids))
-	sem := make(chan struct{}, uploadLookups)
-	var wg sync.WaitGroup
-	for i, id := range ids {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			up, err := e.s.Directory.Upload(ctx, id)
-			results[i] = uploadResult{up, err}
-		}()
+	out := make(map[string]uploadResult, len(ids))
+	if len(ids) == 0 {
+		return out
 	}
-	wg.Wait()
-	for i, id := range ids {
-		out[id] = results[i]
+	found, err := e.s.Directory.Uploads(ctx, ids)
+	for _, id := range ids {
+		r := uploadResult{err: err}
+		if err == nil {
+			up, ok := found[id]
+			r = uploadResult{up: up}
+			if !ok {
+				r.err = chat.ErrNotFound
+			}
+		}
+		out[id] = r
 	}
 	return out
 }

@@ -142,6 +142,7 @@ type htmlDoc struct {
 	havePrev bool       // prev is set (false at the top of a page)
 
 	thread threadState
+	pre    prepared // markdown bodies rendered ahead (Prepare)
 }
 
 // pageStat is what the index and thread links need to know of a page.
@@ -267,6 +268,7 @@ func (d *htmlDoc) Message(m chat.Message) error {
 		pm.thread = tv
 	}
 	d.thread.saw(m.ID)
+	pm.body, pm.prepared = d.pre.take(m.ID)
 	w := markup(d.buf.AvailableBuffer())
 	w.message(&m, &pm, d.loc)
 	d.buf.Write(w)

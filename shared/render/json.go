@@ -55,6 +55,7 @@ type jsonFile struct {
 // jsonDoc is the newline-delimited JSON document.
 type jsonDoc struct {
 	stream
+	pre prepared // lines rendered ahead (Prepare)
 }
 
 // NewJSON returns a Document that writes one JSON object per line, as
@@ -80,7 +81,11 @@ func (d *jsonDoc) Message(m chat.Message) error {
 	if err := d.check("message", false); err != nil {
 		return err
 	}
-	d.buf.Write(appendJSONLine(d.buf.AvailableBuffer(), &m))
+	if line, ok := d.pre.take(m.ID); ok {
+		d.buf.Write(line)
+	} else {
+		d.buf.Write(appendJSONLine(d.buf.AvailableBuffer(), &m))
+	}
 	return d.flush("message", m.ID)
 }
 

@@ -173,6 +173,8 @@ type pageMessage struct {
 	dayContinued bool // the heading repeats the day at the top of a page
 	seq          bool // grouped under the previous message of the same author
 	thread       *threadView
+	body         []byte // the markdown body rendered ahead, when prepared
+	prepared     bool
 }
 
 // message writes one message as an <article id="msg-<_id>">: the author
@@ -253,7 +255,11 @@ func (w *markup) message(m *chat.Message, pm *pageMessage, loc *time.Location) {
 		mark := len(*w)
 		w.raw("\n<div class=\"body\">")
 		body := len(*w)
-		*w = appendMarkdown(*w, m.Msg, pageFlavor)
+		if pm.prepared {
+			*w = append(*w, pm.body...)
+		} else {
+			*w = appendMarkdown(*w, m.Msg, pageFlavor)
+		}
 		if len(*w) == body {
 			*w = (*w)[:mark] // nothing to show: no empty body
 		} else {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -155,4 +156,84 @@ func dbDirectorySuite(t *testing.T, open func(t *testing.T) Store) {
 		_, err = s.Upload(ctx, "f2")
 		dbWantNotFound(t, err, "Upload unknown")
 	})
+
+	t.Run("UploadsBatch", func(t *testing.T) { dbUploadsBatch(t, open(t)) })
+}
+
+// dbUploadsBatch checks Directory.Uploads, the export's lookup of a page of
+// files: found records as Upload returns them, unknown ids (and ids that
+// cannot be keys) absent rather than errors, duplicates harmless, and more
+// ids than one DynamoDB BatchGetItem takes (100).
+func dbUploadsBatch(t *testing.T, s Store) {
+	ctx := t.Context()
+	for _, ids := range [][]string{nil, {}} {
+		got, err := s.Uploads(ctx, ids)
+		dbMust(t, err, "Uploads of no ids")
+		if got == nil || len(got) != 0 {
+			t.Errorf("Uploads(%#v) = %#v, want an empty map", ids, got)
+		}
+	}
+
+	const n = 250
+	ups := make([]chat.Upload, n)
+	for i := range ups {
+		ups[i] = chat.Upload{ID: fmt.Sprintf("up%03d", i), RoomID: "r1", Name: fmt.Sprintf("file %d.txt", i),
+			Type: "text/plain", Size: int64(i) * 1000, StorageKey: fmt.Sprintf("uploads/r1/up%03d", i)}
+	}
+	// the optional fields left out, a name beyond ASCII, a size past 2^53
+	ups[7] = chat.Upload{ID: "up007", Name: "ünïcødé 📎.png", StorageKey: "k7"}
+	ups[8].Size = 1<<62 + 1
+	dbMust(t, s.PutUploads(ctx, ups), "PutUploads")
+
+	got, err := s.Uploads(ctx, []string{"missing"})
+	dbMust(t, err, "Uploads of an unknown id")
+	if len(got) != 0 {
+		t.Errorf("Uploads of an unknown id = %+v, want an empty map", got)
+	}
+
+	// every id, last first, with unknown ids, duplicates and ids no store
+	// can hold in between
+	var ids []string
+	want := make(map[string]chat.Upload, n)
+	for i := n - 1; i >= 0; i-- {
+		ids = append(ids, ups[i].ID)
+		want[ups[i].ID] = ups[i]
+		switch i % 25 {
+		case 0:
+			ids = append(ids, fmt.Sprintf("nope%03d", i), ups[i].ID)
+		case 1:
+			ids = append(ids, ups[i].ID+"x", "")
+		}
+	}
+	ids = append(ids, "up\x00001", "up000")
+	got, err = s.Uploads(ctx, ids)
+	dbMust(t, err, "Uploads")
+	if len(got) != n {
+		t.Errorf("Uploads of %d ids (%d distinct uploads) = %d records, want %d", len(ids), n, len(got), n)
+	}
+	for id, w := range want {
+		g, ok := got[id]
+		if !ok {
+			t.Errorf("Uploads: %s missing", id)
+			continue
+		}
+		dbEqual(t, "Uploads["+id+"]", g, w)
+	}
+	for id := range got {
+		if _, ok := want[id]; !ok {
+			t.Errorf("Uploads: unexpected id %q", id)
+		}
+	}
+
+	// a batch reads what Upload reads, after an upsert too
+	ups[3].Name = "renamed.txt"
+	dbMust(t, s.PutUploads(ctx, ups[3:4]), "PutUploads again")
+	got, err = s.Uploads(ctx, []string{"up003", "up004"})
+	dbMust(t, err, "Uploads after an upsert")
+	for _, id := range []string{"up003", "up004"} {
+		one, err := s.Upload(ctx, id)
+		dbMust(t, err, "Upload "+id)
+		dbEqual(t, "Uploads and Upload of "+id, got[id], one)
+	}
+	dbEqual(t, "Uploads after an upsert", got["up003"], ups[3])
 }

@@ -319,3 +319,38 @@ func TestCompressorResetEqualsNew(t *testing.T) {
 		}
 	}
 }
+
+// Entries of several segments: compressed on one core or several, and
+// resumed with another concurrency than they started with, the archive is
+// byte for byte the same, and a standard one.
+func TestSegmentsAreTheSameOnAnyNumberOfCores(t *testing.T) {
+	ops := script(31, 5, 3*SegmentSize)
+	names, contents := expected(ops)
+	big := 0
+	for _, c := range contents {
+		if len(c) > 2*SegmentSize {
+			big++
+		}
+	}
+	if big == 0 {
+		t.Fatal("script has no entry of more than two segments")
+	}
+	ref, states := uninterrupted(t, ops, Options{Concurrency: 1})
+	checkArchive(t, ref, names, contents)
+	unzipTest(t, ref)
+	for _, n := range []int{2, 3, 8} {
+		if got, _ := uninterrupted(t, ops, Options{Concurrency: n}); !bytes.Equal(got, ref) {
+			t.Fatalf("concurrency %d: %s", n, firstDifference(got, ref))
+		}
+	}
+	r := newRand(31)
+	some := map[int]bool{}
+	for k := range states {
+		if r.IntN(3) == 0 {
+			some[k] = true
+		}
+	}
+	if got := withStops(t, rechunk(ops, r), Options{Concurrency: 4}, some); !bytes.Equal(got, ref) {
+		t.Fatalf("resumed at %d checkpoints on 4 workers: %s", len(some), firstDifference(got, ref))
+	}
+}

@@ -63,16 +63,14 @@ func (z *Writer) Checkpoint() (State, error) {
 		return State{}, errors.New("zipstream: checkpoint: writer is closed")
 	}
 	e := z.cur
-	if e != nil && e.fw != nil && !e.fresh {
-		if err := e.fw.Flush(); err != nil {
-			return State{}, z.stick(fmt.Errorf("zipstream: checkpoint %q: compress: %w", e.info.Name, err))
+	if e != nil && e.deflate && !e.fresh {
+		if err := z.endSegment(e, false); err != nil {
+			return State{}, err
 		}
-		if err := z.startCompressor(e); err != nil {
-			return State{}, z.stick(fmt.Errorf("zipstream: checkpoint %q: %w", e.info.Name, err))
-		}
+		e.fresh = true
 	}
-	if z.err != nil {
-		return State{}, z.err
+	if err := z.drain(); err != nil {
+		return State{}, err
 	}
 	if err := z.bw.Flush(); err != nil {
 		return State{}, z.stick(fmt.Errorf("zipstream: checkpoint: %w", err))
@@ -117,6 +115,7 @@ func Resume(w io.Writer, s State, opts Options) (*Writer, error) {
 		level: level,
 		limit: limit,
 		dir:   append([]EntryInfo(nil), s.Entries...),
+		comp:  newCompressors(level, opts.workers()),
 	}
 	if o := s.Open; o != nil {
 		sha := sha256.New()

@@ -40,6 +40,7 @@ import (
 	"hash/crc32"
 	"io"
 	"io/fs"
+	"runtime"
 	"strings"
 	"time"
 	"unicode"
@@ -82,6 +83,11 @@ type Options struct {
 	// DefaultLevel. A resumed Writer must use the level of its State.
 	Level int
 
+	// Concurrency is how many segments of a Deflate entry are compressed
+	// at once (see SegmentSize); 0 selects runtime.GOMAXPROCS. It changes
+	// the speed, never the bytes: a resume may use another value.
+	Concurrency int
+
 	// zip64Limit, when non-zero, replaces the 4 GiB threshold above which
 	// sizes and offsets need ZIP64 records, so tests can reach the ZIP64
 	// code paths with small archives.
@@ -99,6 +105,13 @@ func (o Options) level() (int, error) {
 	default:
 		return 0, fmt.Errorf("unsupported deflate level %d", o.Level)
 	}
+}
+
+func (o Options) workers() int {
+	if o.Concurrency > 0 {
+		return o.Concurrency
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 func (o Options) limit() uint64 {
@@ -135,7 +148,7 @@ type Writer struct {
 	limit  uint64
 	dir    []EntryInfo
 	cur    *entry
-	fw     *flate.Writer // the compressor, reused from entry to entry
+	comp   *compressors // the compression of Deflate entries' segments
 	err    error
 	closed bool
 }
@@ -147,8 +160,9 @@ type entry struct {
 	crc       uint32
 	size      int64
 	sha       hash.Hash
-	fw        *flate.Writer // the Writer's compressor; nil for Store
-	fresh     bool          // fw has received no input since it (re)started
+	deflate   bool
+	seg       []byte // the segment being filled (Deflate)
+	fresh     bool   // no input since the compressor (re)started
 }
 
 // NewWriter returns a Writer that writes an archive to w. An unsupported
@@ -160,17 +174,8 @@ func NewWriter(w io.Writer, opts Options) *Writer {
 		z.err = fmt.Errorf("zipstream: new writer: %w", err)
 	}
 	z.level = level
+	z.comp = newCompressors(level, opts.workers())
 	return z
-}
-
-// archiveWriter is the io.Writer the compressor writes to.
-type archiveWriter struct{ z *Writer }
-
-func (a archiveWriter) Write(p []byte) (int, error) {
-	if err := a.z.emit(p); err != nil {
-		return 0, err
-	}
-	return len(p), nil
 }
 
 // emit appends p to the archive. An error sticks.
@@ -232,27 +237,39 @@ func (z *Writer) Create(name string, method uint16, modified time.Time) (io.Writ
 	return entryWriter{z: z, e: e}, nil
 }
 
-// startCompressor gives a Deflate entry a compressor in its initial state.
-// It reuses the Writer's compressor through Reset, which the flate package
-// documents as equivalent to NewWriter (and saves ~0.5 MB of allocation per
-// entry and checkpoint): a resumed Writer, whose compressor is new, and the
-// original, whose compressor is reset, then write the same bytes.
+// startCompressor puts a Deflate entry at the start of a segment with a
+// compressor in its initial state: a resumed Writer and the original then
+// write the same bytes (the compressors are reused through Reset, which
+// the flate package documents as equivalent to NewWriter).
 func (z *Writer) startCompressor(e *entry) error {
 	e.fresh = true
-	if e.info.Method != Deflate {
-		return nil
+	e.deflate = e.info.Method == Deflate
+	if e.deflate && e.seg == nil {
+		e.seg = z.comp.buffer()
 	}
-	if z.fw == nil {
-		fw, err := flate.NewWriter(archiveWriter{z}, z.level)
-		if err != nil {
-			return fmt.Errorf("start compressor: %w", err)
-		}
-		z.fw = fw
-	} else {
-		z.fw.Reset(archiveWriter{z})
-	}
-	e.fw = z.fw
 	return nil
+}
+
+// endSegment compresses the entry's segment so far, ending it with a sync
+// flush, or with the final block when final.
+func (z *Writer) endSegment(e *entry, final bool) error {
+	seg := e.seg
+	e.seg = nil
+	if err := z.comp.submit(seg, final, z.emit); err != nil {
+		return z.stick(fmt.Errorf("zipstream: %q: %w", e.info.Name, err))
+	}
+	if !final {
+		e.seg = z.comp.buffer()
+	}
+	return z.err
+}
+
+// drain emits every segment still being compressed.
+func (z *Writer) drain() error {
+	if err := z.comp.drain(z.emit); err != nil {
+		return z.stick(fmt.Errorf("zipstream: %w", err))
+	}
+	return z.err
 }
 
 // entryWriter is the io.Writer Create returns.
@@ -277,16 +294,24 @@ func (w entryWriter) Write(p []byte) (int, error) {
 	e.sha.Write(p)
 	e.size += int64(len(p))
 	e.fresh = false
-	if e.fw == nil {
+	if !e.deflate {
 		if err := z.emit(p); err != nil {
 			return 0, err
 		}
 		return len(p), nil
 	}
-	if _, err := e.fw.Write(p); err != nil {
-		return 0, z.stick(fmt.Errorf("zipstream: write %q: compress: %w", e.info.Name, err))
+	n := len(p)
+	for len(p) > 0 {
+		k := min(len(p), SegmentSize-len(e.seg))
+		e.seg = append(e.seg, p[:k]...)
+		p = p[k:]
+		if len(e.seg) == SegmentSize {
+			if err := z.endSegment(e, false); err != nil {
+				return 0, err
+			}
+		}
 	}
-	return len(p), nil
+	return n, nil
 }
 
 // Write adds p to the content of the open entry, like the io.Writer Create
@@ -320,9 +345,12 @@ func (z *Writer) endEntry() error {
 		return nil
 	}
 	z.cur = nil
-	if e.fw != nil {
-		if err := e.fw.Close(); err != nil {
-			return z.stick(fmt.Errorf("zipstream: end %q: compress: %w", e.info.Name, err))
+	if e.deflate {
+		if err := z.endSegment(e, true); err != nil {
+			return err
+		}
+		if err := z.drain(); err != nil {
+			return err
 		}
 	}
 	info := e.info
@@ -415,7 +443,8 @@ func clampModified(t time.Time) time.Time {
 }
 
 // Written is the number of archive bytes produced so far (some may still
-// sit in the compressor or the buffer before the destination). It depends
-// only on what was written and where checkpoints were taken, so callers can
-// place checkpoints by it and still resume byte for byte.
+// sit in the buffer before the destination). Segments being compressed are
+// not counted until they are emitted, which depends on timing when
+// Options.Concurrency > 1; right after Create, Checkpoint or Close it
+// depends only on what was written and where checkpoints were taken.
 func (z *Writer) Written() int64 { return z.n }

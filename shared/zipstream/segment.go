@@ -1,0 +1,183 @@
+package zipstream
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/klauspost/compress/flate"
+)
+
+// SegmentSize is how much content a Deflate entry's compressor takes before
+// it restarts. Each segment is compressed on its own by a fresh compressor
+// and ends with a sync flush (the last one of an entry with the final
+// block), so the segments of one entry can be compressed on several cores
+// at once and the entry is still one standard deflate stream: concatenated
+// sync-flushed blocks are what a single compressor writes after a Flush.
+// Restarting costs the 32 KiB window of history at each boundary: on
+// export-like JSON, half a MiB per segment makes the output ~1% bigger.
+//
+// Segment boundaries fall every SegmentSize bytes counted from where the
+// compressor last started (the entry's start or a checkpoint), whatever the
+// Write calls and whatever the concurrency: a resumed Writer cuts the same
+// segments as the original, and the output is the same on one core or many.
+const SegmentSize = 512 << 10
+
+// segment is one segment's compression: in is its content, out the deflate
+// blocks once done is closed.
+type segment struct {
+	in    []byte
+	out   []byte
+	final bool // end with the final block (the entry's last segment)
+	err   error
+	done  chan struct{}
+}
+
+// compressors runs segment compressions: on the caller's goroutine when
+// workers is 1, otherwise on up to workers goroutines with the results
+// emitted strictly in order. It keeps the flate writers and buffers it
+// used, so a long entry allocates them once.
+type compressors struct {
+	level   int
+	workers int
+	pending []*segment // submitted, not yet emitted, in archive order
+
+	mu   sync.Mutex
+	idle []*flate.Writer
+	ins  [][]byte // content buffers, SegmentSize each
+	outs [][]byte // output buffers, grown to what a segment compresses to
+}
+
+func newCompressors(level, workers int) *compressors {
+	return &compressors{level: level, workers: max(workers, 1)}
+}
+
+// buffer returns an empty buffer for a segment's content.
+func (c *compressors) buffer() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := len(c.ins); n > 0 {
+		b := c.ins[n-1]
+		c.ins = c.ins[:n-1]
+		return b[:0]
+	}
+	return make([]byte, 0, SegmentSize)
+}
+
+// submit compresses in as the next segment; emit receives the compressed
+// bytes of every segment in order. With one worker it runs at once; with
+// more it runs in the background and submit only emits the segments that
+// are done at the head of the queue, waiting for the oldest when workers
+// segments are already in flight.
+func (c *compressors) submit(in []byte, final bool, emit func([]byte) error) error {
+	s := &segment{in: in, final: final}
+	if c.workers == 1 {
+		c.compress(s)
+		return c.finish(s, emit)
+	}
+	s.done = make(chan struct{})
+	c.pending = append(c.pending, s)
+	go func() {
+		c.compress(s)
+		close(s.done)
+	}()
+	for len(c.pending) > 0 {
+		head := c.pending[0]
+		if len(c.pending) <= c.workers {
+			select {
+			case <-head.done:
+			default:
+				return nil
+			}
+		} else {
+			<-head.done
+		}
+		c.pending = c.pending[1:]
+		if err := c.finish(head, emit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// drain waits for every submitted segment and emits it, in order.
+func (c *compressors) drain(emit func([]byte) error) error {
+	var first error
+	for _, s := range c.pending {
+		<-s.done
+		if first == nil {
+			first = c.finish(s, emit)
+		} else {
+			c.release(s)
+		}
+	}
+	c.pending = c.pending[:0]
+	return first
+}
+
+// finish emits a done segment's output and gives its buffers back.
+func (c *compressors) finish(s *segment, emit func([]byte) error) error {
+	defer c.release(s)
+	if s.err != nil {
+		return s.err
+	}
+	return emit(s.out)
+}
+
+func (c *compressors) release(s *segment) {
+	c.mu.Lock()
+	if cap(s.in) == SegmentSize {
+		c.ins = append(c.ins, s.in[:0])
+	}
+	if cap(s.out) > 0 {
+		c.outs = append(c.outs, s.out[:0])
+	}
+	c.mu.Unlock()
+	s.in, s.out = nil, nil
+}
+
+// compress runs one segment through a fresh compressor (a reset one:
+// flate documents Reset as equivalent to NewWriter).
+func (c *compressors) compress(s *segment) {
+	c.mu.Lock()
+	var fw *flate.Writer
+	if n := len(c.idle); n > 0 {
+		fw = c.idle[n-1]
+		c.idle = c.idle[:n-1]
+	}
+	out := sliceWriter{}
+	if n := len(c.outs); n > 0 {
+		out.b = c.outs[n-1]
+		c.outs = c.outs[:n-1]
+	}
+	c.mu.Unlock()
+	if fw == nil {
+		var err error
+		if fw, err = flate.NewWriter(&out, c.level); err != nil {
+			s.err = fmt.Errorf("start compressor: %w", err)
+			return
+		}
+	} else {
+		fw.Reset(&out)
+	}
+	_, err := fw.Write(s.in)
+	if err == nil && s.final {
+		err = fw.Close()
+	} else if err == nil && len(s.in) > 0 {
+		err = fw.Flush()
+	}
+	if err != nil {
+		s.err = fmt.Errorf("compress: %w", err)
+	}
+	s.out = out.b
+	c.mu.Lock()
+	c.idle = append(c.idle, fw)
+	c.mu.Unlock()
+}
+
+// sliceWriter appends what it is given to b.
+type sliceWriter struct{ b []byte }
+
+func (w *sliceWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
