@@ -24,7 +24,7 @@ type expectation struct {
 	ErrorType string `json:"errorType"`
 }
 
-func readEvent(t *testing.T, name string) events.APIGatewayProxyRequest {
+func readEvent(t testing.TB, name string) events.APIGatewayProxyRequest {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(eventsDir, name))
 	if err != nil {

@@ -45,6 +45,11 @@ type stack struct {
 	ddb, s3, ses *awstest.Emulator
 	api, worker  *rie
 	s3c          *s3.Client
+
+	// What BenchmarkFirstInvocation needs to start more emulators: the
+	// emulator binary, the API bootstrap and the API function's environment.
+	rieBin, apiBootstrap string
+	apiEnv               []string
 }
 
 var st *stack
@@ -107,8 +112,9 @@ func run(m *testing.M) (int, error) {
 	if s.worker, err = startRIE(rieBin, filepath.Join(tmp, "WorkerFunction", "bootstrap"), env); err != nil {
 		return 0, err
 	}
-	apiEnv := append(env, "WORKER_FUNCTION=function", "LAMBDA_ENDPOINT="+s.worker.url)
-	if s.api, err = startRIE(rieBin, filepath.Join(tmp, "ApiFunction", "bootstrap"), apiEnv); err != nil {
+	s.rieBin, s.apiBootstrap = rieBin, filepath.Join(tmp, "ApiFunction", "bootstrap")
+	s.apiEnv = append(env, "WORKER_FUNCTION=function", "LAMBDA_ENDPOINT="+s.worker.url)
+	if s.api, err = startRIE(s.rieBin, s.apiBootstrap, s.apiEnv); err != nil {
 		return 0, err
 	}
 	st = s
@@ -175,13 +181,17 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-func startRIE(bin, bootstrap string, env []string) (*rie, error) {
+// startRIE starts the emulator with bootstrap as the function, flags before
+// it (e.g. --log-level), and waits until it accepts Invoke requests; the
+// emulator starts the bootstrap itself at the first Invoke, as Lambda does.
+func startRIE(bin, bootstrap string, env []string, flags ...string) (*rie, error) {
 	port, api := freePort(), freePort()
 	r := &rie{url: "http://127.0.0.1:" + strconv.Itoa(port), log: &lockedBuffer{}}
-	r.cmd = exec.Command(bin,
-		"--runtime-interface-emulator-address", "127.0.0.1:"+strconv.Itoa(port),
-		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(api),
-		bootstrap)
+	args := append([]string{
+		"--runtime-interface-emulator-address", "127.0.0.1:" + strconv.Itoa(port),
+		"--runtime-api-address", "127.0.0.1:" + strconv.Itoa(api),
+	}, flags...)
+	r.cmd = exec.Command(bin, append(args, bootstrap)...)
 	// A clean environment: nothing of this machine's AWS set-up (AWS_CA_BUNDLE,
 	// profiles) leaks into the functions.
 	r.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(), "LOG_LEVEL=warn"}, env...)
@@ -214,7 +224,7 @@ func (r *rie) stop() {
 }
 
 // invoke sends one event to the function, as Lambda's Invoke API does.
-func (r *rie) invoke(t *testing.T, event []byte) []byte {
+func (r *rie) invoke(t testing.TB, event []byte) []byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -232,7 +242,7 @@ func (r *rie) invoke(t *testing.T, event []byte) []byte {
 }
 
 // call invokes the API function with a proxy event and decodes its answer.
-func (s *stack) call(t *testing.T, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, map[string]any) {
+func (s *stack) call(t testing.TB, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, map[string]any) {
 	t.Helper()
 	raw, _ := json.Marshal(ev)
 	var resp events.APIGatewayProxyResponse

@@ -93,13 +93,17 @@ func (e *exporter) info() ObjectInfo {
 // from the job's checkpoint when it has one. It returns errBudget when the
 // deadline came first (the checkpoint then holds what is durable), errLost
 // when another run took the job, nil when the object is complete.
-func (s *Service) build(ctx context.Context, job *chat.Job, deadline time.Time) (err error) {
+func (s *Service) build(ctx context.Context, job *chat.Job, deadline time.Time, k *known) (err error) {
 	e := &exporter{s: s, job: job, deadline: deadline}
-	if e.room, err = s.Directory.Room(ctx, job.RoomID); err != nil {
-		return fmt.Errorf("room %s: %w", job.RoomID, err)
-	}
-	if e.owner, err = s.Directory.UserByID(ctx, job.OwnerID); err != nil {
-		return fmt.Errorf("owner %s: %w", job.OwnerID, err)
+	if k != nil {
+		e.room, e.owner = k.room, k.owner
+	} else {
+		if e.room, err = s.Directory.Room(ctx, job.RoomID); err != nil {
+			return fmt.Errorf("room %s: %w", job.RoomID, err)
+		}
+		if e.owner, err = s.Directory.UserByID(ctx, job.OwnerID); err != nil {
+			return fmt.Errorf("owner %s: %w", job.OwnerID, err)
+		}
 	}
 	if e.loc, err = time.LoadLocation(job.TimeZone); err != nil {
 		e.loc = time.UTC

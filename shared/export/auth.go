@@ -110,12 +110,10 @@ func (s *Service) hasPermission(ctx context.Context, permission string, roles []
 
 // canAccess mirrors Rocket.Chat's canAccessRoom validators, any of which
 // grants access: a public channel to holders of view-c-room; any room to its
-// subscribers; a discussion to those who can access its parent.
-func (s *Service) canAccess(ctx context.Context, u chat.User, room chat.Room, depth int) (bool, error) {
-	roles, subscribed, err := s.roomRoles(ctx, u, room.ID)
-	if err != nil {
-		return false, err
-	}
+// subscribers; a discussion to those who can access its parent. roles and
+// subscribed are the caller's in room (roomRoles), which the caller has
+// already read.
+func (s *Service) canAccess(ctx context.Context, u chat.User, room chat.Room, roles []string, subscribed bool, depth int) (bool, error) {
 	if subscribed {
 		return true, nil
 	}
@@ -133,7 +131,11 @@ func (s *Service) canAccess(ctx context.Context, u chat.User, room chat.Room, de
 		if err != nil {
 			return false, fmt.Errorf("parent room %s: %w", room.ParentID, err)
 		}
-		return s.canAccess(ctx, u, parent, depth+1)
+		roles, subscribed, err := s.roomRoles(ctx, u, parent.ID)
+		if err != nil {
+			return false, err
+		}
+		return s.canAccess(ctx, u, parent, roles, subscribed, depth+1)
 	}
 	return false, nil
 }

@@ -67,7 +67,7 @@ func (s *Service) Export(ctx context.Context, c Credentials, body []byte, linkBa
 	if res.Rate, err = s.rateLimit(ctx, u); err != nil {
 		return res, err
 	}
-	roles, _, err := s.roomRoles(ctx, u, req.RoomID)
+	roles, subscribed, err := s.roomRoles(ctx, u, req.RoomID)
 	if err != nil {
 		return res, err
 	}
@@ -84,7 +84,7 @@ func (s *Service) Export(ctx context.Context, c Credentials, body []byte, linkBa
 	if err != nil {
 		return res, fmt.Errorf("room %s: %w", req.RoomID, err)
 	}
-	if ok, err := s.canAccess(ctx, u, room, 0); err != nil || !ok {
+	if ok, err := s.canAccess(ctx, u, room, roles, subscribed, 0); err != nil || !ok {
 		if err != nil {
 			return res, err
 		}
@@ -116,7 +116,7 @@ func (s *Service) Export(ctx context.Context, c Credentials, body []byte, linkBa
 		job.ReplyTo = firstEmail(u)
 	}
 	job.DedupKey = dedupKey(job)
-	r, err := s.start(ctx, job)
+	r, err := s.start(ctx, job, known{room: room, owner: u})
 	r.Rate, r.Email, r.Missing = res.Rate, res.Email, res.Missing
 	return r, err
 }
@@ -147,7 +147,10 @@ func (s *Service) rateLimit(ctx context.Context, u chat.User) (*RateDecision, er
 // request (SPEC §7) — and runs it inline for up to Config.InlineBudget: a
 // small export answers with its link, a big one with "queued" while the
 // worker goes on from where the inline run stopped.
-func (s *Service) start(ctx context.Context, job chat.Job) (Result, error) {
+//
+// k holds the room and owner the request has read, so the inline run does
+// not read them again.
+func (s *Service) start(ctx context.Context, job chat.Job, k known) (Result, error) {
 	if prev, err := s.Jobs.ActiveJob(ctx, job.OwnerID, job.DedupKey); err == nil {
 		return Result{ExportID: prev.ID, Status: prev.Status}, nil
 	} else if !errors.Is(err, chat.ErrNotFound) {
@@ -165,12 +168,15 @@ func (s *Service) start(ctx context.Context, job chat.Job) (Result, error) {
 	if err := s.Jobs.CreateJob(ctx, job); err != nil {
 		return Result{}, fmt.Errorf("create job: %w", err)
 	}
-	if err := s.execute(ctx, &job, now.Add(s.Config.InlineBudget)); err != nil {
+	if err := s.execute(ctx, &job, now.Add(s.Config.InlineBudget), &k); err != nil {
 		return Result{}, err
 	}
-	done, err := s.Jobs.Job(ctx, job.ID)
-	if err != nil {
-		return Result{}, fmt.Errorf("reload job %s: %w", job.ID, err)
+	done := job // saved as done by this run: what the store holds
+	if job.Status != chat.JobDone {
+		// handed over, or taken by another run: the store knows best
+		if done, err = s.Jobs.Job(ctx, job.ID); err != nil {
+			return Result{}, fmt.Errorf("reload job %s: %w", job.ID, err)
+		}
 	}
 	res := Result{ExportID: done.ID, Status: done.Status}
 	if done.Status == chat.JobDone && done.Type == chat.DeliveryFile {

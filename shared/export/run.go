@@ -60,11 +60,19 @@ func (s *Service) run(ctx context.Context, jobID string, deadline time.Time) err
 	} else if err != nil {
 		return fmt.Errorf("run %s: %w", jobID, err)
 	}
-	return s.execute(ctx, &job, deadline)
+	return s.execute(ctx, &job, deadline, nil)
 }
 
-// execute performs a job this run has claimed (status running, saved).
-func (s *Service) execute(ctx context.Context, jp *chat.Job, deadline time.Time) error {
+// known is what a run may start with instead of reading it: the room and
+// the owner, as the request that created the job read them.
+type known struct {
+	room  chat.Room
+	owner chat.User
+}
+
+// execute performs a job this run has claimed (status running, saved); k,
+// when not nil, holds the job's room and owner.
+func (s *Service) execute(ctx context.Context, jp *chat.Job, deadline time.Time, k *known) error {
 	job, jobID := *jp, jp.ID
 	defer func() { *jp = job }()
 	if job.Attempts > s.Config.MaxRuns {
@@ -74,7 +82,7 @@ func (s *Service) execute(ctx context.Context, jp *chat.Job, deadline time.Time)
 		s.fail(ctx, job.ID, "the export did not finish")
 		return fmt.Errorf("run %s: gave up after %d runs", jobID, job.Attempts-1)
 	}
-	err := s.build(ctx, &job, deadline)
+	err := s.build(ctx, &job, deadline, k)
 	switch {
 	case errors.Is(err, errLost):
 		return nil
