@@ -63,21 +63,29 @@ func (s *Service) Export(ctx context.Context, c Credentials, body []byte, linkBa
 	if err != nil {
 		return Result{}, err
 	}
+	// The reads the checks below need, all at once; the checks run in order.
+	bypass := later(func() ([]string, error) { return s.permissionRoles(ctx, PermBypassRate) })
+	mailing := later(func() ([]string, error) { return s.permissionRoles(ctx, PermMailMessages) })
+	sub := later(func() (chat.Subscription, error) { return s.Directory.Subscription(ctx, req.RoomID, u.ID) })
+	readRoom := later(func() (chat.Room, error) { return s.Directory.Room(ctx, req.RoomID) })
+
 	var res Result
-	if res.Rate, err = s.rateLimit(ctx, u); err != nil {
+	if res.Rate, err = s.rateLimit(ctx, u, bypass); err != nil {
 		return res, err
 	}
-	roles, subscribed, err := s.roomRoles(ctx, u, req.RoomID)
+	subRec, err := sub()
+	roles, subscribed, err := subscriptionRoles(u, req.RoomID, subRec, err)
 	if err != nil {
 		return res, err
 	}
-	if ok, err := s.hasPermission(ctx, PermMailMessages, roles); err != nil || !ok {
-		if err != nil {
-			return res, err
-		}
+	granted, err := mailing()
+	if err != nil {
+		return res, err
+	}
+	if !grants(granted, roles) {
 		return res, chat.E(chat.CodeActionNotAllowed, "Mailing is not allowed")
 	}
-	room, err := s.Directory.Room(ctx, req.RoomID)
+	room, err := readRoom()
 	if errors.Is(err, chat.ErrNotFound) {
 		return res, chat.E(chat.CodeInvalidRoom, "Invalid room")
 	}
@@ -122,9 +130,10 @@ func (s *Service) Export(ctx context.Context, c Credentials, body []byte, linkBa
 }
 
 // rateLimit counts the call against the caller's window (SPEC §7); roles with
-// api-bypass-rate-limit are not counted.
-func (s *Service) rateLimit(ctx context.Context, u chat.User) (*RateDecision, error) {
-	if ok, err := s.hasPermission(ctx, PermBypassRate, u.Roles); err != nil || ok {
+// api-bypass-rate-limit (bypass: the roles granted it) are not counted.
+func (s *Service) rateLimit(ctx context.Context, u chat.User, bypass func() ([]string, error)) (*RateDecision, error) {
+	granted, err := bypass()
+	if err != nil || grants(granted, u.Roles) {
 		return nil, err
 	}
 	d, err := s.Limiter.Allow(ctx, "rooms.export:"+u.ID, s.Config.RateLimit, s.Config.RateWindow, s.now())
