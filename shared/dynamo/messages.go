@@ -190,27 +190,20 @@ func itemMessage(dec *messageReader, item map[string]types.AttributeValue, m *ch
 }
 
 // CountMessages counts the room's visible messages with from <= ts <= to,
-// exactly (the port allows an estimate), with COUNT Queries that return no
-// items.
+// exactly (the port allows an estimate), from the day counters PutMessages
+// keeps (see counts.go): one Query of the counters of the whole days in the
+// range, and COUNT Queries, which return no items, of the partial days at
+// its ends — a few requests whatever the size of the room.
 func (s *Store) CountMessages(ctx context.Context, rid string, from, to time.Time) (int64, error) {
-	r, ok := pageRange(from, to, export.Cursor{})
-	if !ok || checkKeyPart("rid", rid) != nil {
+	fromMs, toMs := ceilMillis(from), floorMillis(to)
+	if fromMs > toMs || checkKeyPart("rid", rid) != nil {
 		return 0, ctx.Err()
 	}
-	in := s.queryInput(rid, r)
-	in.Select = types.SelectCount
-	var n int64
-	for {
-		out, err := s.api.Query(ctx, in)
-		if err != nil {
-			return 0, fmt.Errorf("dynamo: count messages %s: %w", rid, err)
-		}
-		n += int64(out.Count)
-		if len(out.LastEvaluatedKey) == 0 {
-			return n, nil
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
+	n, err := s.countRange(ctx, rid, fromMs, toMs)
+	if err != nil {
+		return 0, fmt.Errorf("dynamo: count messages %s: %w", rid, err)
 	}
+	return n, nil
 }
 
 // MessagesByID returns the visible messages of the room among ids, each once,
@@ -269,10 +262,12 @@ func (s *Store) MessagesByID(ctx context.Context, rid string, ids []string) ([]c
 func hasFiles(m chat.Message) bool { return !m.Hidden && (m.File != nil || len(m.Files) > 0) }
 
 // msgPlace is where a message is stored, as its pointer records it: its
-// Messages key (rid, mk), and whether it has a files-index entry.
+// Messages key (rid, mk), whether it has a files-index entry, and whether
+// it is counted in the day counter of that place (visible messages are,
+// once PutMessages has written them since the counters exist).
 type msgPlace struct {
-	rid, mk string
-	files   bool
+	rid, mk        string
+	files, counted bool
 }
 
 // PutMessages upserts messages. ts is truncated to the millisecond and stored
@@ -284,10 +279,15 @@ type msgPlace struct {
 // same messages again if a failure cuts it short: (1) the messages and their
 // files-index entries at their new keys, with the pointers of messages never
 // seen before; (2) the deletion of old copies of moved messages and of index
-// entries no longer wanted; (3) the pointers of messages whose place changed.
-// Until step 2 ends a moved message may be read at both places; it is never
-// missing. The pointer records whether an index entry exists, so that
-// loading messages without files writes nothing for the index.
+// entries no longer wanted; (3) the day counters behind CountMessages, one
+// ADD per (room, day) whose count changed; (4) the pointers of messages
+// whose place changed. Until step 2 ends a moved message may be read at
+// both places; it is never missing. The pointer records whether an index
+// entry exists, so that loading messages without files writes nothing for
+// the index, and whether the message is counted, so that re-putting it
+// changes no counter. Step 3 is the exception to the repair by re-putting:
+// see counts.go for what a call cut short, or two calls putting the same
+// messages at once, do to the counters.
 func (s *Store) PutMessages(ctx context.Context, msgs []chat.Message) error {
 	if len(msgs) == 0 {
 		return ctx.Err()
@@ -308,7 +308,7 @@ func (s *Store) PutMessages(ctx context.Context, msgs []chat.Message) error {
 			keys = append(keys, itemKey(pfxMsg+m.ID, noSort))
 		}
 	}
-	ptrs, err := s.batchGet(ctx, s.t.Directory, keys, true, attrPK, attrRoom, attrMsgKey, attrFiles)
+	ptrs, err := s.batchGet(ctx, s.t.Directory, keys, true, attrPK, attrRoom, attrMsgKey, attrFiles, attrCounted)
 	if err != nil {
 		return fmt.Errorf("dynamo: put messages: read pointers: %w", err)
 	}
@@ -318,17 +318,19 @@ func (s *Store) PutMessages(ctx context.Context, msgs []chat.Message) error {
 		room, _ := getS(p, attrRoom)
 		mk, _ := getS(p, attrMsgKey)
 		_, files := p[attrFiles]
-		olds[strings.TrimPrefix(pk, pfxMsg)] = msgPlace{room, mk, files}
+		_, counted := p[attrCounted]
+		olds[strings.TrimPrefix(pk, pfxMsg)] = msgPlace{room, mk, files, counted}
 	}
 
 	var puts, deletes, moves []write
+	days := dayDeltas{}
 	for i, m := range msgs {
 		if last[m.ID] != i {
 			continue
 		}
 		ms := floorMillis(m.TS)
 		m.TS = time.UnixMilli(ms).UTC()
-		now := msgPlace{m.RoomID, messageSK(ms, m.ID, m.Hidden), hasFiles(m)}
+		now := msgPlace{m.RoomID, messageSK(ms, m.ID, m.Hidden), hasFiles(m), !m.Hidden}
 		item, err := dataItem(now.rid, now.mk, m)
 		if err != nil {
 			return fmt.Errorf("dynamo: put messages: message %s: %w", m.ID, err)
@@ -344,7 +346,12 @@ func (s *Store) PutMessages(ctx context.Context, msgs []chat.Message) error {
 		if now.files {
 			pointer[attrFiles] = attrN(1)
 		}
+		if now.counted {
+			pointer[attrCounted] = attrN(1)
+		}
 		old, had := olds[m.ID]
+		days.count(old.rid, old.mk, old.counted, -1)
+		days.count(now.rid, now.mk, now.counted, +1)
 		moved := old.rid != now.rid || old.mk != now.mk
 		switch {
 		case !had:
@@ -360,10 +367,16 @@ func (s *Store) PutMessages(ctx context.Context, msgs []chat.Message) error {
 			moves = append(moves, putReq(s.t.Directory, pointer))
 		}
 	}
-	for _, step := range [][]write{puts, deletes, moves} {
+	for _, step := range [][]write{puts, deletes} {
 		if err := s.batchWrite(ctx, step); err != nil {
 			return fmt.Errorf("dynamo: put messages: %w", err)
 		}
+	}
+	if err := s.applyDays(ctx, days); err != nil {
+		return fmt.Errorf("dynamo: put messages: %w", err)
+	}
+	if err := s.batchWrite(ctx, moves); err != nil {
+		return fmt.Errorf("dynamo: put messages: %w", err)
 	}
 	return nil
 }

@@ -27,7 +27,9 @@
 //	           sub#<rid>           <uid>          d: Subscription
 //	           upload#<_id>        -              d: Upload
 //	           msg#<_id>           -              rid, mk: where the message is (its Messages key);
-//	                                              f: present when it has a files-index entry
+//	                                              f: present when it has a files-index entry;
+//	                                              n: it is counted in its day's counter
+//	           days#<rid>          <day>          c: visible messages of that UTC day (counts.go)
 //
 //	Messages   <rid>               <ts>#<_id>     d: Message (visible messages)
 //	           <rid>               h<ts>#<_id>    d: Message (_hidden edit-history copies)
