@@ -81,6 +81,16 @@ type Result struct {
 	Errors   int            // answers other than 200, and failed round trips
 	ByCause  map[string]int // errors by status code ("429") or "transport"
 	NotDone  int            // 200 answers whose export was not done (an identical one was running)
+	Commits  uint64         // database write transactions during the run (two fdatasyncs each)
+	Syncs    int64          // file-store fsyncs during the run
+}
+
+// perRequest is n divided among the requests.
+func (r Result) perRequest(n float64) float64 {
+	if r.Requests == 0 {
+		return 0
+	}
+	return n / float64(r.Requests)
 }
 
 // RPS is requests per second.
@@ -221,4 +231,6 @@ func writeReport(w io.Writer, url string, o options, r Result, loadAvg string) {
 		}
 	}
 	fmt.Fprintf(w, " Answers 200 without a finished export (an identical export was running): %d.\n", r.NotDone)
+	fmt.Fprintf(w, "\nDurable writes per request: %.2f database commits (shared by concurrent requests; two fdatasyncs each) and %.2f file fsyncs.\n",
+		r.perRequest(float64(r.Commits)), r.perRequest(float64(r.Syncs)))
 }

@@ -53,7 +53,7 @@ type options struct {
 	maxRequests int
 	rateLimit   int
 	dir         string
-	profile     string // directory for cpu, block and mutex profiles of the run
+	profile     string // directory for cpu, block, mutex and allocation profiles of the run
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -65,7 +65,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.maxRequests, "max-requests", 200000, "most requests sent in all")
 	fs.IntVar(&o.rateLimit, "rate-limit", 1000000, "RATE_LIMIT_CALLS for the check (per user per window)")
 	fs.StringVar(&o.dir, "dir", "", "parent of the temporary data directory (default: the system's temporary directory)")
-	fs.StringVar(&o.profile, "profile", "", "write cpu.pprof, block.pprof and mutex.pprof of the load phase to this directory")
+	fs.StringVar(&o.profile, "profile", "", "write cpu.pprof, block.pprof and mutex.pprof of the load phase, and allocs.pprof, to this directory")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -107,7 +107,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (Result, 
 	if err != nil {
 		return Result{}, err
 	}
+	commits, syncs := srv.stack.Store.Commits(), srv.stack.Files.Syncs()
 	res := load(ctx, srv.URL, o, demoRequests())
+	res.Commits, res.Syncs = srv.stack.Store.Commits()-commits, srv.stack.Files.Syncs()-syncs
 	if err := stopProfiles(); err != nil {
 		return res, err
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -34,8 +36,13 @@ func TestShortRunHasNoErrors(t *testing.T) {
 	if len(cells) != len(reportColumns) || strings.TrimSpace(cells[0]) != "2" || strings.TrimSpace(cells[len(cells)-1]) != "0" {
 		t.Fatalf("row %q", lines[i+2])
 	}
-	if !strings.Contains(report, "Machine: ") || !strings.Contains(report, "Errors: none.") {
+	if !strings.Contains(report, "Machine: ") || !strings.Contains(report, "Errors: none.") || !strings.Contains(report, "Durable writes per request: ") {
 		t.Fatalf("report:\n%s", report)
+	}
+	// Every answer is a finished export: its archive's two fsyncs, and at
+	// most three commits (job created, job done, a counted call).
+	if res.Syncs != 2*int64(res.Requests) || res.Commits == 0 || res.Commits > 3*uint64(res.Requests) {
+		t.Errorf("%d requests made %d file fsyncs and %d commits", res.Requests, res.Syncs, res.Commits)
 	}
 	if strings.Contains(report+log.String(), demo.AdminToken) {
 		t.Fatal("a token was printed")
@@ -128,5 +135,25 @@ func TestFlagsAreChecked(t *testing.T) {
 		if _, err := parseOptions(bad, &stderr); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
+	}
+}
+
+func TestProfilesAreWritten(t *testing.T) {
+	dir := t.TempDir()
+	stop, err := startProfiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"cpu", "block", "mutex", "allocs"} {
+		if fi, err := os.Stat(filepath.Join(dir, name+".pprof")); err != nil || fi.Size() == 0 {
+			t.Errorf("%s.pprof: %v %v", name, fi, err)
+		}
+	}
+	stop, err = startProfiles("")
+	if err != nil || stop() != nil {
+		t.Errorf("no directory: %v", err)
 	}
 }

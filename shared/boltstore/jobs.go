@@ -3,7 +3,9 @@ package boltstore
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -37,43 +39,165 @@ func checkJob(j chat.Job) error {
 	return nil
 }
 
+// encodedJob is a job ready to be written: its record is encoded before
+// the write transaction, since job writes share commits and whatever runs
+// inside one delays every caller of the group (Store.batch).
+type encodedJob struct {
+	job    chat.Job
+	record []byte
+}
+
+func encodeJob(j chat.Job) (encodedJob, error) {
+	raw, err := json.Marshal(j)
+	if err != nil {
+		return encodedJob{}, fmt.Errorf("encode job %s: %w", j.ID, err)
+	}
+	return encodedJob{j, raw}, nil
+}
+
+// jobHead is what a job write needs of the stored version: its optimistic
+// lock and its active-index key. Decoding only these is cheaper than the
+// whole job, inside a shared transaction.
+type jobHead struct {
+	ID        string    `json:"id"`
+	OwnerID   string    `json:"ownerId"`
+	DedupKey  string    `json:"dedupKey"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+func (h jobHead) job() chat.Job {
+	return chat.Job{ID: h.ID, OwnerID: h.OwnerID, DedupKey: h.DedupKey, Status: h.Status, CreatedAt: h.CreatedAt, UpdatedAt: h.UpdatedAt}
+}
+
 // putJob writes the job and moves its active-index entry: present only while
 // the job is queued or running.
-func putJob(tx *bolt.Tx, j chat.Job, prev *chat.Job) error {
+func putJob(tx *bolt.Tx, e encodedJob, prev *chat.Job) error {
 	idx := tx.Bucket(bucketActiveJobs)
 	if prev != nil {
 		if err := idx.Delete(activeKey(*prev)); err != nil {
 			return err
 		}
 	}
-	if j.Active() {
-		if err := idx.Put(activeKey(j), []byte(j.ID)); err != nil {
+	if e.job.Active() {
+		if err := idx.Put(activeKey(e.job), []byte(e.job.ID)); err != nil {
 			return err
 		}
 	}
-	return putJSON(tx.Bucket(bucketJobs), []byte(j.ID), j)
+	return tx.Bucket(bucketJobs).Put([]byte(e.job.ID), e.record)
 }
 
 // CreateJob stores a new export job; chat.ErrConflict when the id exists.
-// Concurrent job writes share commits (Store.batch).
+// It checks the id and hands the write to the group commit (Store.post):
+// when another commit is under way, CreateJob returns without waiting for
+// it and for the next one, and the job is written by the next — the service
+// creates a job and starts exporting at once, so those fdatasyncs overlap
+// the export instead of delaying it. Nobody outside learns the job's id
+// before a later UpdateJob of it — which runs after this write and waits
+// for its own commit — has returned, so a job is durable before any answer
+// names it; a crash in between loses a job nobody was told about, where
+// DynamoDB's PutItem would have kept it. Job and ActiveJob wait for the
+// commit of a job they would return, so reads see what CreateJob wrote.
 func (s *Store) CreateJob(ctx context.Context, job chat.Job) error {
 	if err := checkJob(job); err != nil {
 		return fmt.Errorf("boltstore: create job: %w", err)
 	}
-	err := s.batch(ctx, func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketJobs).Get([]byte(job.ID)) != nil {
-			return chat.ErrConflict
-		}
-		return putJob(tx, job, nil)
-	})
+	enc, err := encodeJob(job)
 	if err != nil {
+		return fmt.Errorf("boltstore: create job: %w", err)
+	}
+	committed := make(chan struct{})
+	if err := s.jobs.claim(ctx, s, job, committed); err != nil {
 		return fmt.Errorf("boltstore: create job %s: %w", job.ID, err)
 	}
+	s.post(committed, func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketJobs).Get([]byte(job.ID)) != nil {
+			return nil // cannot happen (claim); never overwrite a job
+		}
+		return putJob(tx, enc, nil)
+	})
 	return nil
 }
 
-// Job returns the job with that id.
+// creating tracks the jobs CreateJob has handed over whose commit has not
+// ended, so that reads can wait for it and CreateJob can refuse their ids.
+type creating struct {
+	mu      sync.Mutex
+	byID    map[string]<-chan struct{} // job id -> closed when its commit ends
+	byDedup map[string]<-chan struct{} // activePrefix -> the same, for the newest such job
+}
+
+// claim refuses job's id when a job has it, or notes that job will be
+// committed when committed is closed. Only CreateJob makes jobs, and only
+// this Store writes the file (bbolt locks it): with claims serialised, the
+// check is exact.
+func (c *creating) claim(ctx context.Context, s *Store, job chat.Job, committed <-chan struct{}) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ch, ok := c.byID[job.ID]; ok && !closed(ch) {
+		return chat.ErrConflict
+	}
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketJobs).Get([]byte(job.ID)) != nil {
+			return chat.ErrConflict
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if c.byID == nil {
+		c.byID, c.byDedup = map[string]<-chan struct{}{}, map[string]<-chan struct{}{}
+	}
+	// Entries of commits that have ended go on the way, so the maps hold
+	// about one commit's jobs.
+	for _, m := range []map[string]<-chan struct{}{c.byID, c.byDedup} {
+		for k, ch := range m {
+			if closed(ch) {
+				delete(m, k)
+			}
+		}
+	}
+	c.byID[job.ID] = committed
+	c.byDedup[string(activePrefix(job.OwnerID, job.DedupKey))] = committed
+	return nil
+}
+
+// waitID returns once the commit of job id, if under way, has ended.
+func (c *creating) waitID(id string) {
+	c.mu.Lock()
+	ch := c.byID[id]
+	c.mu.Unlock()
+	if ch != nil {
+		<-ch
+	}
+}
+
+// waitDedup returns once the commit of the newest job CreateJob has
+// handed over with that active-index prefix, if under way, has ended.
+func (c *creating) waitDedup(prefix []byte) {
+	c.mu.Lock()
+	ch := c.byDedup[string(prefix)]
+	c.mu.Unlock()
+	if ch != nil {
+		<-ch
+	}
+}
+
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// Job returns the job with that id, including one CreateJob has just
+// returned for.
 func (s *Store) Job(ctx context.Context, id string) (chat.Job, error) {
+	s.jobs.waitID(id)
 	var j chat.Job
 	if err := s.get(ctx, bucketJobs, []byte(id), &j); err != nil {
 		return chat.Job{}, fmt.Errorf("boltstore: get job %s: %w", id, err)
@@ -90,8 +214,12 @@ func (s *Store) UpdateJob(ctx context.Context, job chat.Job, prevUpdatedAt time.
 	if err := checkJob(job); err != nil {
 		return fmt.Errorf("boltstore: update job: %w", err)
 	}
-	err := s.batch(ctx, func(tx *bolt.Tx) error {
-		var cur chat.Job
+	enc, err := encodeJob(job)
+	if err != nil {
+		return fmt.Errorf("boltstore: update job: %w", err)
+	}
+	err = s.batch(ctx, func(tx *bolt.Tx) error {
+		var cur jobHead
 		ok, err := getJSON(tx.Bucket(bucketJobs), []byte(job.ID), &cur)
 		switch {
 		case err != nil:
@@ -101,7 +229,8 @@ func (s *Store) UpdateJob(ctx context.Context, job chat.Job, prevUpdatedAt time.
 		case !cur.UpdatedAt.Equal(prevUpdatedAt):
 			return chat.ErrConflict
 		}
-		return putJob(tx, job, &cur)
+		prev := cur.job()
+		return putJob(tx, enc, &prev)
 	})
 	if err != nil {
 		return fmt.Errorf("boltstore: update job %s: %w", job.ID, err)
@@ -111,8 +240,10 @@ func (s *Store) UpdateJob(ctx context.Context, job chat.Job, prevUpdatedAt time.
 
 // ActiveJob returns the owner's newest queued or running job created with
 // dedupKey, so that a repeated identical request joins the export in flight
-// (SPEC §7); chat.ErrNotFound when there is none.
+// (SPEC §7); chat.ErrNotFound when there is none. A job CreateJob has
+// returned for is waited for.
 func (s *Store) ActiveJob(ctx context.Context, ownerID, dedupKey string) (chat.Job, error) {
+	s.jobs.waitDedup(activePrefix(ownerID, dedupKey))
 	var j chat.Job
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		if checkKeyPart("owner", ownerID) != nil || bytes.IndexByte([]byte(dedupKey), 0) >= 0 {

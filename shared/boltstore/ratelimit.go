@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -20,11 +21,16 @@ const sweepBatch = 64
 // +window). Rocket.Chat's API limiter allows numRequestsAllowed calls per
 // intervalTimeInMS in one process's memory; here the windows are aligned and
 // the counters shared. The call that would exceed limit is refused and not
-// counted. Counters live in
-// the database so that every process shares them; the write transaction
-// serialises concurrent callers, and concurrent calls share one commit
-// (Store.batch). Counters of ended windows are deleted lazily, a few per
-// call.
+// counted.
+//
+// Counters live in the database, so that they outlast the process, and in
+// memory (Store.rates), so that a call is decided without waiting for a
+// write transaction: bbolt lets one process at a time open the file, so this
+// Store sees every call counted in it. Allow decides under a lock and hands
+// the increment to the group commit without waiting (Store.post); a crash
+// can forget the counts of one commit — a limiter that Rocket.Chat keeps in
+// memory forgets them all. Counters of ended windows are deleted lazily, a
+// few per counted call.
 func (s *Store) Allow(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (export.RateDecision, error) {
 	if window <= 0 {
 		return export.RateDecision{}, fmt.Errorf("boltstore: rate limit %s: window %s is not positive", key, window)
@@ -34,42 +40,91 @@ func (s *Store) Allow(ctx context.Context, key string, limit int, window time.Du
 	}
 	start := now.Truncate(window)
 	reset := start.Add(window)
-	var d export.RateDecision
 	counterKey := appendInstant(joinKey(instantLen, key, ""), start)
-	err := s.batch(ctx, func(tx *bolt.Tx) error {
-		// a batched function may run again: decide afresh each time
-		d = export.RateDecision{Limit: limit, Reset: reset}
+	d := export.RateDecision{Limit: limit, Reset: reset}
+
+	n, err := s.rates.count(ctx, s, counterKey, limit, reset, now)
+	if err != nil {
+		return export.RateDecision{}, fmt.Errorf("boltstore: rate limit %s: %w", key, err)
+	}
+	if n > uint64(max(limit, 0)) {
+		d.Remaining = 0
+		return d, nil
+	}
+	// Increments commute: the order in which concurrent calls post them
+	// does not matter.
+	s.post(make(chan struct{}), func(tx *bolt.Tx) error {
 		counts, expiry := tx.Bucket(bucketRateCounts), tx.Bucket(bucketRateExpiry)
 		if err := sweepRateCounters(counts, expiry, now); err != nil {
 			return err
 		}
-		var n uint64
+		var stored uint64
 		raw := counts.Get(counterKey)
 		if raw != nil {
-			n = binary.BigEndian.Uint64(raw)
+			stored = binary.BigEndian.Uint64(raw)
 		}
-		if n >= uint64(max(limit, 0)) {
-			d.Remaining = max(limit-int(n), 0)
-			return nil
-		}
-		n++
-		if err := counts.Put(counterKey, binary.BigEndian.AppendUint64(nil, n)); err != nil {
+		if err := counts.Put(counterKey, binary.BigEndian.AppendUint64(nil, stored+1)); err != nil {
 			return err
 		}
 		if raw == nil {
 			exp := appendInstant(make([]byte, 0, instantLen+len(counterKey)), reset)
-			if err := expiry.Put(append(exp, counterKey...), nil); err != nil {
-				return err
-			}
+			return expiry.Put(append(exp, counterKey...), nil)
 		}
-		d.Allowed = true
-		d.Remaining = limit - int(n)
 		return nil
 	})
-	if err != nil {
-		return export.RateDecision{}, fmt.Errorf("boltstore: rate limit %s: %w", key, err)
-	}
+	d.Allowed = true
+	d.Remaining = limit - int(n)
 	return d, nil
+}
+
+// rates is the in-memory side of the rate counters (Allow).
+type rates struct {
+	mu      sync.Mutex
+	counts  map[string]uint64    // counter key -> calls counted; guarded by mu
+	ends    map[string]time.Time // counter key -> when its window ends; guarded by mu
+	sweepAt int                  // map size at which ended windows are dropped; guarded by mu
+}
+
+// count decides one call under the counter key of a window ending at end:
+// it returns the call's number in the window, counted when it is at most
+// limit (a refused call is not counted). A counter not in memory is read
+// from the file first.
+func (r *rates) count(ctx context.Context, s *Store, key []byte, limit int, end, now time.Time) (uint64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n, ok := r.counts[string(key)]
+	if !ok {
+		// Not counted since Open (or its window was dropped): the file
+		// holds what earlier runs counted.
+		err := s.view(ctx, func(tx *bolt.Tx) error {
+			if raw := tx.Bucket(bucketRateCounts).Get(key); raw != nil {
+				n = binary.BigEndian.Uint64(raw)
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	if n >= uint64(max(limit, 0)) {
+		return n + 1, nil
+	}
+	n++
+	if r.counts == nil {
+		r.counts, r.ends = map[string]uint64{}, map[string]time.Time{}
+	}
+	if len(r.counts) >= r.sweepAt {
+		// Drop the counters of ended windows whenever the map has doubled.
+		for k, e := range r.ends {
+			if !e.After(now) {
+				delete(r.counts, k)
+				delete(r.ends, k)
+			}
+		}
+		r.sweepAt = 2*len(r.counts) + 64
+	}
+	r.counts[string(key)], r.ends[string(key)] = n, end
+	return n, nil
 }
 
 // sweepRateCounters deletes up to sweepBatch counters whose window ended at

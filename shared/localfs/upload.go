@@ -77,8 +77,9 @@ func (s *Store) StartUpload(ctx context.Context, key string, info export.ObjectI
 	if err != nil {
 		return nil, fmt.Errorf("localfs: start upload %s: %w", key, err)
 	}
-	syncDir(filepath.Dir(tmp)) // another process must find the file after a crash
-	return &writer{f: f, tmp: tmp, dest: s.path(key), key: key, resumable: true, id: id, partSize: s.partSize()}, nil
+	// The name in .tmp/ is synced with the first part (writer.Write): until
+	// then Persisted reports nothing a crash could lose.
+	return &writer{s: s, f: f, tmp: tmp, dest: s.path(key), key: key, resumable: true, id: id, partSize: s.partSize()}, nil
 }
 
 // ResumeUpload reopens the upload a Persisted state describes: the file is
@@ -114,8 +115,9 @@ func (s *Store) ResumeUpload(ctx context.Context, key string, info export.Object
 		return nil, fmt.Errorf("localfs: resume upload %s: %w", key, err)
 	}
 	return &writer{
-		f: f, tmp: tmp, dest: s.path(key), key: key,
+		s: s, f: f, tmp: tmp, dest: s.path(key), key: key,
 		resumable: true, id: st.ID, partSize: s.partSize(), n: st.N, synced: st.N,
+		found: st.N > 0, // a state with bytes comes from a Persisted after the name was synced
 	}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -303,5 +304,103 @@ func TestAbortRemovesUploadOfAnotherProcess(t *testing.T) {
 	}
 	if _, err := s.Open(ctx, "x/y.zip"); !errors.Is(err, chat.ErrNotFound) {
 		t.Errorf("Open after Abort = %v, want chat.ErrNotFound", err)
+	}
+}
+
+// syncLog records what a store syncs, in order: "file <path>" or "dir <path>",
+// paths relative to the store's root; at each sync it also notes whether
+// the object's final file exists yet.
+type syncLog struct {
+	s      *Store
+	dest   string
+	events []string
+}
+
+func recordSyncs(s *Store, key string) *syncLog {
+	l := &syncLog{s: s, dest: s.path(key)}
+	rel := func(p string) string { r, _ := filepath.Rel(s.dir, p); return filepath.ToSlash(r) }
+	placed := func() string {
+		if _, err := os.Stat(l.dest); err == nil {
+			return " (placed)"
+		}
+		return ""
+	}
+	s.syncFile = func(f *os.File) error {
+		l.events = append(l.events, "file "+rel(f.Name())+placed())
+		return f.Sync()
+	}
+	s.syncDir = func(dir string) {
+		l.events = append(l.events, "dir "+rel(dir)+placed())
+		syncDir(dir)
+	}
+	return l
+}
+
+// TestSyncsAreTheOnesDurabilityNeeds: a small object costs two syncs — the
+// file before its name appears, then the directory that holds the name —
+// and a resumable upload syncs the temporary directory once, with its first
+// part, when Persisted starts reporting progress that must survive a crash.
+func TestSyncsAreTheOnesDurabilityNeeds(t *testing.T) {
+	ctx := t.Context()
+	s := newUploadStore(t)
+	log := recordSyncs(s, "exports/j1/a.zip")
+	w, err := s.Create(ctx, "exports/j1/a.zip", export.ObjectInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, "small archive")
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(log.events, "; "); len(log.events) != 2 || !strings.HasPrefix(got, "file .tmp/") ||
+		strings.Contains(log.events[0], "placed") || log.events[1] != "dir exports/j1 (placed)" {
+		t.Errorf("Create+Commit synced: %s; want the temporary file, then exports/j1 once the object is in place", got)
+	}
+
+	log = recordSyncs(s, "exports/j2/b.zip")
+	u, err := s.StartUpload(ctx, "exports/j2/b.zip", export.ObjectInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Write([]byte("less than a part"))
+	if len(log.events) != 0 {
+		t.Errorf("a new upload with less than a part synced: %v", log.events)
+	}
+	part := bytes.Repeat([]byte("p"), testPartSize)
+	for range 3 {
+		if _, err := u.Write(part); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmp := filepath.Base(uploadFiles(t, s, "exports/j2/b.zip")[0])
+	want := []string{"file .tmp/" + tmp, "dir .tmp", "file .tmp/" + tmp, "file .tmp/" + tmp}
+	if !slices.Equal(log.events, want) {
+		t.Errorf("three parts synced %v, want %v", log.events, want)
+	}
+	n, state := u.Persisted()
+	if n != 3*testPartSize+16 {
+		t.Errorf("Persisted = %d", n)
+	}
+
+	// Resumed from a state with bytes, the name is known to be durable.
+	log.events = nil
+	r, err := s.ResumeUpload(ctx, "exports/j2/b.zip", export.ObjectInfo{}, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Write(part)
+	if err := r.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"file .tmp/" + tmp, "file .tmp/" + tmp, "dir exports/j2 (placed)"}
+	if !slices.Equal(log.events, want) {
+		t.Errorf("resumed upload synced %v, want %v", log.events, want)
+	}
+	got, err := os.ReadFile(s.path("exports/j2/b.zip"))
+	if err != nil || len(got) != 4*testPartSize+16 {
+		t.Errorf("committed upload: %d bytes, %v", len(got), err)
+	}
+	if n := s.Syncs(); n != 2+4+3 {
+		t.Errorf("Syncs = %d, want the 9 syncs above", n)
 	}
 }
