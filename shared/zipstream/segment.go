@@ -34,18 +34,45 @@ type segment struct {
 
 // compressors runs segment compressions: on the caller's goroutine when
 // workers is 1, otherwise on up to workers goroutines with the results
-// emitted strictly in order. It keeps the flate writers and buffers it
-// used, so a long entry allocates them once.
+// emitted strictly in order. It keeps the buffers it used, so a long entry
+// allocates them once; the flate writers come from flateWriters.
 type compressors struct {
 	level   int
 	workers int
 	pending []*segment // submitted, not yet emitted, in archive order
 
 	mu   sync.Mutex
-	idle []*flate.Writer
-	ins  [][]byte // content buffers, SegmentSize each
+	ins  [][]byte // content buffers, grown up to SegmentSize
 	outs [][]byte // output buffers, grown to what a segment compresses to
 }
+
+// flateWriters keeps reset-able compressors per level for every Writer of
+// the process: a compressor is ~600 KB of tables and history, and a small
+// export, which needs one for a moment, would otherwise allocate it anew.
+// It is a cache, not state: a writer taken from it is Reset before use,
+// which flate documents as equivalent to NewWriter.
+var flateWriters sync.Map // level (int) -> *sync.Pool of *flate.Writer
+
+func getFlateWriter(level int, w *sliceWriter) (*flate.Writer, error) {
+	if p, ok := flateWriters.Load(level); ok {
+		if fw, ok := p.(*sync.Pool).Get().(*flate.Writer); ok {
+			fw.Reset(w)
+			return fw, nil
+		}
+	}
+	return flate.NewWriter(w, level)
+}
+
+func putFlateWriter(level int, fw *flate.Writer) {
+	p, _ := flateWriters.LoadOrStore(level, &sync.Pool{})
+	fw.Reset(nil)
+	p.(*sync.Pool).Put(fw)
+}
+
+// firstSegmentBuffer is the capacity a content buffer starts with; it
+// doubles up to SegmentSize as an entry needs, so a small export does not
+// pay for half-MiB buffers.
+const firstSegmentBuffer = 32 << 10
 
 func newCompressors(level, workers int) *compressors {
 	return &compressors{level: level, workers: max(workers, 1)}
@@ -60,7 +87,24 @@ func (c *compressors) buffer() []byte {
 		c.ins = c.ins[:n-1]
 		return b[:0]
 	}
-	return make([]byte, 0, SegmentSize)
+	return make([]byte, 0, firstSegmentBuffer)
+}
+
+// fill appends as much of p to seg as the segment takes, growing seg's
+// buffer by doubling up to SegmentSize, and returns the rest of p.
+func fill(seg *[]byte, p []byte) []byte {
+	k := min(len(p), SegmentSize-len(*seg))
+	if need := len(*seg) + k; need > cap(*seg) {
+		c := max(cap(*seg), firstSegmentBuffer)
+		for c < need {
+			c *= 2
+		}
+		grown := make([]byte, len(*seg), min(c, SegmentSize))
+		copy(grown, *seg)
+		*seg = grown
+	}
+	*seg = append(*seg, p[:k]...)
+	return p[k:]
 }
 
 // submit compresses in as the next segment; emit receives the compressed
@@ -125,7 +169,7 @@ func (c *compressors) finish(s *segment, emit func([]byte) error) error {
 
 func (c *compressors) release(s *segment) {
 	c.mu.Lock()
-	if cap(s.in) == SegmentSize {
+	if cap(s.in) > 0 {
 		c.ins = append(c.ins, s.in[:0])
 	}
 	if cap(s.out) > 0 {
@@ -139,27 +183,19 @@ func (c *compressors) release(s *segment) {
 // flate documents Reset as equivalent to NewWriter).
 func (c *compressors) compress(s *segment) {
 	c.mu.Lock()
-	var fw *flate.Writer
-	if n := len(c.idle); n > 0 {
-		fw = c.idle[n-1]
-		c.idle = c.idle[:n-1]
-	}
 	out := sliceWriter{}
 	if n := len(c.outs); n > 0 {
 		out.b = c.outs[n-1]
 		c.outs = c.outs[:n-1]
 	}
 	c.mu.Unlock()
-	if fw == nil {
-		var err error
-		if fw, err = flate.NewWriter(&out, c.level); err != nil {
-			s.err = fmt.Errorf("start compressor: %w", err)
-			return
-		}
-	} else {
-		fw.Reset(&out)
+	fw, err := getFlateWriter(c.level, &out)
+	if err != nil {
+		s.err = fmt.Errorf("start compressor: %w", err)
+		return
 	}
-	_, err := fw.Write(s.in)
+	defer putFlateWriter(c.level, fw)
+	_, err = fw.Write(s.in)
 	if err == nil && s.final {
 		err = fw.Close()
 	} else if err == nil && len(s.in) > 0 {
@@ -169,9 +205,6 @@ func (c *compressors) compress(s *segment) {
 		s.err = fmt.Errorf("compress: %w", err)
 	}
 	s.out = out.b
-	c.mu.Lock()
-	c.idle = append(c.idle, fw)
-	c.mu.Unlock()
 }
 
 // sliceWriter appends what it is given to b.

@@ -302,9 +302,7 @@ func (w entryWriter) Write(p []byte) (int, error) {
 	}
 	n := len(p)
 	for len(p) > 0 {
-		k := min(len(p), SegmentSize-len(e.seg))
-		e.seg = append(e.seg, p[:k]...)
-		p = p[k:]
+		p = fill(&e.seg, p)
 		if len(e.seg) == SegmentSize {
 			if err := z.endSegment(e, false); err != nil {
 				return 0, err
