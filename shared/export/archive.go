@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rooms-export/rooms-export/shared/chat"
@@ -243,17 +244,11 @@ func (e *exporter) due() bool {
 // that can render ahead (render.Preparer) does so on the goroutine that
 // reads the next page.
 func (e *exporter) document(ctx context.Context) error {
-	read := e.s.Messages.MessagePage
+	var prep func([]chat.Message)
 	if p, ok := e.doc.(render.Preparer); ok {
-		read = func(ctx context.Context, q MessageQuery) ([]chat.Message, bool, error) {
-			msgs, more, err := e.s.Messages.MessagePage(ctx, q)
-			if err == nil {
-				p.Prepare(msgs)
-			}
-			return msgs, more, err
-		}
+		prep = p.Prepare
 	}
-	err := e.s.eachMessage(ctx, read, e.job.RoomID, e.job.From, e.job.To, e.cp.After, func(m chat.Message) error {
+	err := e.s.eachPage(ctx, e.s.Messages.MessagePage, prep, e.job.RoomID, e.job.From, e.job.To, e.cp.After, nil, func(m chat.Message) error {
 		if err := e.doc.Message(m); err != nil {
 			return err
 		}
@@ -294,18 +289,30 @@ func (e *exporter) document(ctx context.Context) error {
 // assets copies the uploaded files of the exported messages into assets/:
 // a second pass, over the store's index of messages with files, so nothing
 // of the room is held in memory and the rest of it is not read again. The
-// upload records of a page are looked up concurrently before its files are
-// copied in order.
+// upload records of a page are looked up in one call by the goroutine that
+// reads the pages, while the files of the previous page are copied.
 func (e *exporter) assets(ctx context.Context) error {
 	if e.cp.WithFiles == 0 {
 		return nil
 	}
+	// Each page read queues its lookups; each page taken dequeues them
+	// (pages arrive in the order they were read).
+	var mu sync.Mutex
+	var queued []map[string]uploadResult
+	prep := func(msgs []chat.Message) {
+		ups := e.lookupUploads(ctx, msgs)
+		mu.Lock()
+		queued = append(queued, ups)
+		mu.Unlock()
+	}
 	var uploads map[string]uploadResult
-	lookup := func(page []chat.Message) error {
-		uploads = e.lookupUploads(ctx, page)
+	lookup := func([]chat.Message) error {
+		mu.Lock()
+		uploads, queued = queued[0], queued[1:]
+		mu.Unlock()
 		return nil
 	}
-	return e.s.eachPage(ctx, e.s.Messages.FileMessages, e.job.RoomID, e.job.From, e.job.To, e.cp.After, lookup, func(m chat.Message) error {
+	return e.s.eachPage(ctx, e.s.Messages.FileMessages, prep, e.job.RoomID, e.job.From, e.job.To, e.cp.After, lookup, func(m chat.Message) error {
 		files := m.AllFiles()
 		if len(files) == 0 {
 			return nil

@@ -231,11 +231,11 @@ func (s *Service) threadParent(ctx context.Context, rid string) func(id string) 
 
 // eachMessage is the one page iterator: it walks a room's range in
 // (ts, _id) order after a cursor, one store page at a time, with read
-// (the store's MessagePage or FileMessages). The next page is fetched while
-// fn works through the current one, so store latency and rendering overlap.
-// page, when not nil, sees each page before its messages.
+// (the store's MessagePage or FileMessages). Pages are read ahead on a
+// goroutine of their own while fn works through the current one, so store
+// latency, what read does beside reading, and rendering overlap.
 func (s *Service) eachMessage(ctx context.Context, read func(context.Context, MessageQuery) ([]chat.Message, bool, error), rid string, from, to time.Time, after Cursor, fn func(chat.Message) error) error {
-	return s.eachPage(ctx, read, rid, from, to, after, nil, fn)
+	return s.eachPage(ctx, read, nil, rid, from, to, after, nil, fn)
 }
 
 type pageResult struct {
@@ -244,32 +244,61 @@ type pageResult struct {
 	err  error
 }
 
-func (s *Service) eachPage(ctx context.Context, read func(context.Context, MessageQuery) ([]chat.Message, bool, error), rid string, from, to time.Time, after Cursor, page func([]chat.Message) error, fn func(chat.Message) error) error {
+// pagesAhead is how many pages the reader may have read that fn has not
+// started: enough that reading never waits for a short stall downstream,
+// few enough that memory stays a few pages.
+const pagesAhead = 2
+
+// eachPage is eachMessage with two more steps for each page: prep, when
+// not nil, runs on a goroutine of its own between the reader and fn (work
+// done ahead, such as rendering: render.Preparer), and page, when not nil,
+// sees each page before its messages, on the caller's goroutine.
+func (s *Service) eachPage(ctx context.Context, read func(context.Context, MessageQuery) ([]chat.Message, bool, error), prep func([]chat.Message), rid string, from, to time.Time, after Cursor, page func([]chat.Message) error, fn func(chat.Message) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	fetch := func(q MessageQuery) <-chan pageResult {
-		ch := make(chan pageResult, 1)
-		go func() {
-			msgs, more, err := read(ctx, q)
-			ch <- pageResult{msgs, more, err}
-		}()
-		return ch
+	send := func(ch chan<- pageResult, r pageResult) bool {
+		select {
+		case ch <- r:
+			return true
+		case <-ctx.Done():
+			return false
+		}
 	}
-	q := MessageQuery{RoomID: rid, From: from, To: to, After: after, Limit: s.Config.PageSize}
-	next := fetch(q)
-	for {
-		r := <-next
+	fetched := make(chan pageResult, pagesAhead)
+	go func() {
+		defer close(fetched)
+		q := MessageQuery{RoomID: rid, From: from, To: to, After: after, Limit: s.Config.PageSize}
+		for {
+			msgs, more, err := read(ctx, q)
+			if !send(fetched, pageResult{msgs, more, err}) || err != nil || !more || len(msgs) == 0 {
+				return
+			}
+			last := msgs[len(msgs)-1]
+			q.After = Cursor{TS: last.TS, ID: last.ID}
+		}
+	}()
+	pages := fetched
+	if prep != nil {
+		prepared := make(chan pageResult, 1)
+		pages = prepared
+		go func() {
+			defer close(prepared)
+			for r := range fetched {
+				if r.err == nil {
+					prep(r.msgs)
+				}
+				if !send(prepared, r) {
+					return
+				}
+			}
+		}()
+	}
+	for r := range pages {
 		if r.err != nil {
 			return fmt.Errorf("read messages of %s: %w", rid, r.err)
 		}
 		if err := ctx.Err(); err != nil {
 			return err
-		}
-		done := !r.more || len(r.msgs) == 0
-		if !done {
-			last := r.msgs[len(r.msgs)-1]
-			q.After = Cursor{TS: last.TS, ID: last.ID}
-			next = fetch(q)
 		}
 		if page != nil {
 			if err := page(r.msgs); err != nil {
@@ -281,8 +310,6 @@ func (s *Service) eachPage(ctx context.Context, read func(context.Context, Messa
 				return err
 			}
 		}
-		if done {
-			return nil
-		}
 	}
+	return ctx.Err()
 }
