@@ -160,12 +160,13 @@ func (s *Service) rateLimit(ctx context.Context, u chat.User, bypass func() ([]s
 // k holds the room and owner the request has read, so the inline run does
 // not read them again.
 func (s *Service) start(ctx context.Context, job chat.Job, k known) (Result, error) {
+	count := later(func() (int64, error) { return s.Messages.CountMessages(ctx, job.RoomID, job.From, job.To) })
 	if prev, err := s.Jobs.ActiveJob(ctx, job.OwnerID, job.DedupKey); err == nil {
 		return Result{ExportID: prev.ID, Status: prev.Status}, nil
 	} else if !errors.Is(err, chat.ErrNotFound) {
 		return Result{}, fmt.Errorf("active job: %w", err)
 	}
-	total, err := s.Messages.CountMessages(ctx, job.RoomID, job.From, job.To)
+	total, err := count()
 	if err != nil {
 		return Result{}, fmt.Errorf("count messages: %w", err)
 	}
