@@ -19,9 +19,14 @@
 //     received after the checkpoint, it writes exactly the bytes the original
 //     wrote after State.Offset.
 //
+// A Deflate entry is compressed in segments of SegmentSize bytes, each by a
+// fresh compressor ending in a sync flush, on as many goroutines as
+// Options.Concurrency allows: an export uses every core, and the entry is
+// still one standard deflate stream.
+//
 // Deflate output depends only on the input since the last checkpoint, not on
-// how that input is split into Write calls, so a caller may buffer
-// differently after a resume. It does depend on the compression library and
+// how that input is split into Write calls nor on the concurrency, so a
+// caller may buffer differently after a resume. It does depend on the compression library and
 // level: a State records the level, and a resume must run the same build of
 // this package (a redeploy with another compressor version still produces a
 // valid archive, just not the identical bytes).
