@@ -136,12 +136,15 @@ func (s *Service) build(ctx context.Context, job *chat.Job, deadline time.Time, 
 	if err := e.open(ctx); err != nil {
 		return err
 	}
+	var ahead *assetPages
 	if e.cp.Phase == phaseDocument {
+		ahead = e.readAssets(ctx, Cursor{})
+		defer ahead.stop()
 		if err := e.document(ctx); err != nil {
 			return err
 		}
 	}
-	if err := e.assets(ctx); err != nil {
+	if err := e.assets(ctx, ahead); err != nil {
 		return err
 	}
 	if err := e.finish(); err != nil {
@@ -286,33 +289,63 @@ func (e *exporter) document(ctx context.Context) error {
 	return e.checkpoint(ctx, false)
 }
 
+// assetsAhead is how many pages of the files index the assets pass may
+// have read (and looked up) before it takes them; it starts reading while
+// the document is written, so with a store whose calls take long (DynamoDB)
+// most of the pass's reading overlaps the document's.
+const assetsAhead = 4
+
+// assetPages is the assets pass's reading of the files index: pages of
+// messages with files, each with the upload records of its files, looked
+// up in one call by the goroutine that prepares the pages.
+type assetPages struct {
+	*pageStream
+	mu     sync.Mutex
+	queued []map[string]uploadResult // one per page prepared and not taken, in order
+}
+
+// readAssets starts reading the files index after a cursor.
+func (e *exporter) readAssets(ctx context.Context, after Cursor) *assetPages {
+	a := &assetPages{}
+	prep := func(msgs []chat.Message) {
+		ups := e.lookupUploads(ctx, msgs)
+		a.mu.Lock()
+		a.queued = append(a.queued, ups)
+		a.mu.Unlock()
+	}
+	a.pageStream = e.s.streamPages(ctx, e.s.Messages.FileMessages, prep, e.job.RoomID, e.job.From, e.job.To, after, assetsAhead)
+	return a
+}
+
+// take returns the upload records of the next page.
+func (a *assetPages) take() map[string]uploadResult {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ups := a.queued[0]
+	a.queued = a.queued[1:]
+	return ups
+}
+
 // assets copies the uploaded files of the exported messages into assets/:
 // a second pass, over the store's index of messages with files, so nothing
-// of the room is held in memory and the rest of it is not read again. The
-// upload records of a page are looked up in one call by the goroutine that
-// reads the pages, while the files of the previous page are copied.
-func (e *exporter) assets(ctx context.Context) error {
+// of the room is held in memory and the rest of it is not read again. ahead,
+// when not nil, is the reading of the index started with the document
+// pass; otherwise it starts here, after the checkpoint's cursor.
+func (e *exporter) assets(ctx context.Context, ahead *assetPages) error {
 	if e.cp.WithFiles == 0 {
 		return nil
 	}
-	// Each page read queues its lookups; each page taken dequeues them
-	// (pages arrive in the order they were read).
-	var mu sync.Mutex
-	var queued []map[string]uploadResult
-	prep := func(msgs []chat.Message) {
-		ups := e.lookupUploads(ctx, msgs)
-		mu.Lock()
-		queued = append(queued, ups)
-		mu.Unlock()
+	pages := ahead
+	if pages == nil {
+		pages = e.readAssets(ctx, e.cp.After)
+		defer pages.stop()
 	}
 	var uploads map[string]uploadResult
 	lookup := func([]chat.Message) error {
-		mu.Lock()
-		uploads, queued = queued[0], queued[1:]
-		mu.Unlock()
+		uploads = pages.take()
 		return nil
 	}
-	return e.s.eachPage(ctx, e.s.Messages.FileMessages, prep, e.job.RoomID, e.job.From, e.job.To, e.cp.After, lookup, func(m chat.Message) error {
+	return pages.walk(lookup, func(m chat.Message) error {
 		files := m.AllFiles()
 		if len(files) == 0 {
 			return nil

@@ -254,8 +254,26 @@ const pagesAhead = 2
 // done ahead, such as rendering: render.Preparer), and page, when not nil,
 // sees each page before its messages, on the caller's goroutine.
 func (s *Service) eachPage(ctx context.Context, read func(context.Context, MessageQuery) ([]chat.Message, bool, error), prep func([]chat.Message), rid string, from, to time.Time, after Cursor, page func([]chat.Message) error, fn func(chat.Message) error) error {
+	st := s.streamPages(ctx, read, prep, rid, from, to, after, pagesAhead)
+	defer st.stop()
+	return st.walk(page, fn)
+}
+
+// pageStream is a walk's reading, started by streamPages: pages read ahead
+// (and prepared) on goroutines of their own until walk takes them.
+type pageStream struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	rid    string
+	pages  <-chan pageResult
+}
+
+// streamPages starts reading a room's range after a cursor with read, up
+// to ahead pages before they are taken, each then given to prep (when not
+// nil) on a second goroutine. It may start long before walk, so that the
+// reading of one pass overlaps the work of another; stop ends it.
+func (s *Service) streamPages(ctx context.Context, read func(context.Context, MessageQuery) ([]chat.Message, bool, error), prep func([]chat.Message), rid string, from, to time.Time, after Cursor, ahead int) *pageStream {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	send := func(ch chan<- pageResult, r pageResult) bool {
 		select {
 		case ch <- r:
@@ -264,7 +282,7 @@ func (s *Service) eachPage(ctx context.Context, read func(context.Context, Messa
 			return false
 		}
 	}
-	fetched := make(chan pageResult, pagesAhead)
+	fetched := make(chan pageResult, ahead)
 	go func() {
 		defer close(fetched)
 		q := MessageQuery{RoomID: rid, From: from, To: to, After: after, Limit: s.Config.PageSize}
@@ -293,11 +311,20 @@ func (s *Service) eachPage(ctx context.Context, read func(context.Context, Messa
 			}
 		}()
 	}
-	for r := range pages {
+	return &pageStream{ctx: ctx, cancel: cancel, rid: rid, pages: pages}
+}
+
+// stop ends the reading; the stream must not be walked afterwards.
+func (st *pageStream) stop() { st.cancel() }
+
+// walk hands the stream's pages to page and their messages to fn, in
+// order, until the range ends, fn or page fails, or the context ends.
+func (st *pageStream) walk(page func([]chat.Message) error, fn func(chat.Message) error) error {
+	for r := range st.pages {
 		if r.err != nil {
-			return fmt.Errorf("read messages of %s: %w", rid, r.err)
+			return fmt.Errorf("read messages of %s: %w", st.rid, r.err)
 		}
-		if err := ctx.Err(); err != nil {
+		if err := st.ctx.Err(); err != nil {
 			return err
 		}
 		if page != nil {
@@ -311,5 +338,5 @@ func (s *Service) eachPage(ctx context.Context, read func(context.Context, Messa
 			}
 		}
 	}
-	return ctx.Err()
+	return st.ctx.Err()
 }
