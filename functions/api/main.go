@@ -55,7 +55,7 @@ func main() {
 		Mailer:     sesmail.New(ses),
 		Dispatcher: lambdainvoke.New(lam, a.WorkerFunction),
 		Links:      export.LinkSigner{Key: []byte(a.LinkSigningKey)},
-		Config:     cfg.Export,
+		Config:     remoteConfig(cfg.Export),
 	}
 	h := &gateway.Handler{Service: svc, Log: log, PublicURL: cfg.PublicURL}
 	lambda.Start(h.Handle)
@@ -67,4 +67,11 @@ func endpoint(url string) *string {
 		return nil
 	}
 	return aws.String(url)
+}
+
+// remoteConfig is the service's configuration on DynamoDB: the assets pass
+// reads ahead during the document pass (store calls wait on the network).
+func remoteConfig(c export.Config) export.Config {
+	c.AssetsAhead = export.RemoteAssetsAhead
+	return c
 }

@@ -57,7 +57,7 @@ func main() {
 		// again to go on.
 		Dispatcher: lambdainvoke.New(lam, a.FunctionName),
 		Links:      export.LinkSigner{Key: []byte(a.LinkSigningKey)},
-		Config:     cfg.Export,
+		Config:     remoteConfig(cfg.Export),
 	}
 	w := &Worker{Run: svc.Run, Log: log}
 	lambda.Start(w.Handle)
@@ -68,4 +68,11 @@ func endpoint(url string) *string {
 		return nil
 	}
 	return aws.String(url)
+}
+
+// remoteConfig is the service's configuration on DynamoDB: the assets pass
+// reads ahead during the document pass (store calls wait on the network).
+func remoteConfig(c export.Config) export.Config {
+	c.AssetsAhead = export.RemoteAssetsAhead
+	return c
 }

@@ -150,7 +150,7 @@ func awsService(store *dynamo.Store, dir string) (*export.Service, error) {
 		Directory: store, Messages: store, Jobs: store, Limiter: store,
 		Files: files, Mailer: outbox, Dispatcher: inlineOnly{},
 		Links:  export.LinkSigner{Key: key},
-		Config: export.Config{InlineBudget: 24 * time.Hour}.WithDefaults(),
+		Config: export.Config{InlineBudget: 24 * time.Hour, AssetsAhead: export.RemoteAssetsAhead}.WithDefaults(),
 	}, nil
 }
 

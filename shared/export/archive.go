@@ -138,8 +138,10 @@ func (s *Service) build(ctx context.Context, job *chat.Job, deadline time.Time, 
 	}
 	var ahead *assetPages
 	if e.cp.Phase == phaseDocument {
-		ahead = e.readAssets(ctx, Cursor{})
-		defer ahead.stop()
+		if n := s.Config.AssetsAhead; n > 0 {
+			ahead = e.readAssets(ctx, Cursor{}, n)
+			defer ahead.stop()
+		}
 		if err := e.document(ctx); err != nil {
 			return err
 		}
@@ -289,11 +291,11 @@ func (e *exporter) document(ctx context.Context) error {
 	return e.checkpoint(ctx, false)
 }
 
-// assetsAhead is how many pages of the files index the assets pass may
-// have read (and looked up) before it takes them; it starts reading while
-// the document is written, so with a store whose calls take long (DynamoDB)
-// most of the pass's reading overlaps the document's.
-const assetsAhead = 4
+// RemoteAssetsAhead is the Config.AssetsAhead of a service whose store
+// calls wait on the network (DynamoDB): enough pages of the files index
+// read during the document pass that most of the assets pass's reading
+// overlaps the document's.
+const RemoteAssetsAhead = 4
 
 // assetPages is the assets pass's reading of the files index: pages of
 // messages with files, each with the upload records of its files, looked
@@ -304,8 +306,9 @@ type assetPages struct {
 	queued []map[string]uploadResult // one per page prepared and not taken, in order
 }
 
-// readAssets starts reading the files index after a cursor.
-func (e *exporter) readAssets(ctx context.Context, after Cursor) *assetPages {
+// readAssets starts reading the files index after a cursor, up to ahead
+// pages before they are taken.
+func (e *exporter) readAssets(ctx context.Context, after Cursor, ahead int) *assetPages {
 	a := &assetPages{}
 	prep := func(msgs []chat.Message) {
 		ups := e.lookupUploads(ctx, msgs)
@@ -313,7 +316,7 @@ func (e *exporter) readAssets(ctx context.Context, after Cursor) *assetPages {
 		a.queued = append(a.queued, ups)
 		a.mu.Unlock()
 	}
-	a.pageStream = e.s.streamPages(ctx, e.s.Messages.FileMessages, prep, e.job.RoomID, e.job.From, e.job.To, after, assetsAhead)
+	a.pageStream = e.s.streamPages(ctx, e.s.Messages.FileMessages, prep, e.job.RoomID, e.job.From, e.job.To, after, ahead)
 	return a
 }
 
@@ -337,7 +340,7 @@ func (e *exporter) assets(ctx context.Context, ahead *assetPages) error {
 	}
 	pages := ahead
 	if pages == nil {
-		pages = e.readAssets(ctx, e.cp.After)
+		pages = e.readAssets(ctx, e.cp.After, pagesAhead)
 		defer pages.stop()
 	}
 	var uploads map[string]uploadResult

@@ -17,7 +17,13 @@ import (
 // at a time); a file whose record or bytes are gone is listed in the
 // manifest as skipped, with the reason, and the export still succeeds.
 func TestAssetsAndSkippedFiles(t *testing.T) {
-	w := newWorld(t, export.Config{PageSize: 4}) // several pages of lookups
+	for _, ahead := range []int{0, 2} {
+		t.Run(fmt.Sprintf("ahead%d", ahead), func(t *testing.T) { testAssetsAndSkippedFiles(t, ahead) })
+	}
+}
+
+func testAssetsAndSkippedFiles(t *testing.T, assetsAhead int) {
+	w := newWorld(t, export.Config{PageSize: 4, AssetsAhead: assetsAhead}) // several pages of lookups
 	seed(t, w)
 	ctx := context.Background()
 	var msgs []chat.Message

@@ -57,7 +57,13 @@ func seedBigRoom(t *testing.T, w *world) {
 // checkpoints. budget is the worker's budget (0: none).
 func newResumeWorld(t *testing.T, inline, worker time.Duration) (*world, *heldDispatcher) {
 	t.Helper()
-	w := newWorld(t, export.Config{InlineBudget: inline, WorkerBudget: worker, CheckpointBytes: 8 << 10})
+	return newResumeWorldAhead(t, inline, worker, 0)
+}
+
+// newResumeWorldAhead is newResumeWorld with Config.AssetsAhead set.
+func newResumeWorldAhead(t *testing.T, inline, worker time.Duration, assetsAhead int) (*world, *heldDispatcher) {
+	t.Helper()
+	w := newWorld(t, export.Config{InlineBudget: inline, WorkerBudget: worker, CheckpointBytes: 8 << 10, AssetsAhead: assetsAhead})
 	seed(t, w)
 	seedBigRoom(t, w)
 	w.stack.Files.PartSize = 4 << 10
@@ -109,9 +115,15 @@ func archiveBytes(t *testing.T, w *world, id string) []byte {
 // TestResumeEqualsUninterrupted: an export that runs across many short
 // worker runs — each stopping at its budget, leaving a checkpoint and
 // handing over — yields the very bytes of the same export done in one go.
+// The interrupted runs read the files index ahead (Config.AssetsAhead) or
+// not; the uninterrupted one does not: reading ahead changes no byte.
 func TestResumeEqualsUninterrupted(t *testing.T) {
-	for _, format := range []string{"json", "html"} {
-		t.Run(format, func(t *testing.T) {
+	for _, tc := range []struct {
+		format string
+		ahead  int
+	}{{"json", 0}, {"html", 0}, {"json", 2}, {"html", 2}} {
+		format := tc.format
+		t.Run(fmt.Sprintf("%s-ahead%d", format, tc.ahead), func(t *testing.T) {
 			whole, _ := newResumeWorld(t, time.Hour, 0)
 			resp := whole.post("A1", tokenOf("A1"), fileBody("chan", format))
 			if body(t, resp)["status"] != "done" {
@@ -119,7 +131,7 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 			}
 			want := archiveBytes(t, whole, "ResumeExport0001")
 
-			parts, held := newResumeWorld(t, time.Nanosecond, 10*time.Millisecond)
+			parts, held := newResumeWorldAhead(t, time.Nanosecond, 10*time.Millisecond, tc.ahead)
 			resp = parts.post("A1", tokenOf("A1"), fileBody("chan", format))
 			if body(t, resp)["status"] != "queued" {
 				t.Fatalf("interrupted: %s", resp.Body)
