@@ -56,6 +56,7 @@ type options struct {
 	seed    uint64
 	dir     string // where the temporary stacks go
 	exe     string // the binary re-executed for each export
+	runs    int    // exports of each room and format; the table shows the median
 	keep    bool   // keep the generated stacks (their directories are printed)
 	profile string // directory for a CPU profile of each export
 }
@@ -76,6 +77,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	aws := fs.String("aws", defaultAWS, "messages of the room exported through the AWS adapters against dynalite; 0 skips it")
 	seed := fs.Uint64("seed", 1, "seed of the generated rooms")
 	dir := fs.String("dir", "", "directory for the temporary stacks (default: the system's temporary directory)")
+	runs := fs.Int("runs", 3, "exports of each room and format, each in a fresh process; the table shows the median time (and the highest memory)")
 	keep := fs.Bool("keep", false, "keep the generated embedded stacks and print where they are")
 	profile := fs.String("profile", "", "write a CPU profile of each export into this directory (<messages>-<format>.pprof)")
 	quick := fs.Bool("quick", false, "tiny rooms ("+quickSizes+"; AWS leg "+quickAWS+"): a smoke run")
@@ -95,7 +97,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 			*aws = quickAWS
 		}
 	}
-	o := options{seed: *seed, dir: *dir, keep: *keep, profile: *profile}
+	if *runs < 1 {
+		return options{}, fmt.Errorf("-runs: %d is not a positive count", *runs)
+	}
+	o := options{seed: *seed, dir: *dir, keep: *keep, profile: *profile, runs: *runs}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := parseCount(s)
 		if err != nil || n <= 0 {
@@ -145,7 +150,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	rep := &report{w: stdout}
 	rep.machine(time.Now())
-	rep.embeddedHeader(o.seed)
+	rep.embeddedHeader(o.seed, o.runs)
 	var rows []exportRow
 	for _, n := range o.sizes {
 		r, err := benchEmbedded(ctx, o, n, stderr)

@@ -145,3 +145,19 @@ func TestReadStatus(t *testing.T) {
 		t.Fatalf("status %v", st)
 	}
 }
+
+// The table's row is the run of median time, with the highest memory of all runs.
+func TestMedianRun(t *testing.T) {
+	runs := []exportRow{
+		{Seconds: 3, Bytes: 30, PeakRSSKiB: 100, PeakAnonKiB: 50},
+		{Seconds: 1, Bytes: 10, PeakRSSKiB: 300, PeakAnonKiB: 20},
+		{Seconds: 2, Bytes: 20, PeakRSSKiB: 200, PeakAnonKiB: 90},
+	}
+	got := median(runs)
+	if got.Seconds != 2 || got.Bytes != 20 || got.PeakRSSKiB != 300 || got.PeakAnonKiB != 90 {
+		t.Fatalf("median = %+v", got)
+	}
+	if one := median(runs[:1]); one != runs[0] {
+		t.Fatalf("median of one = %+v", one)
+	}
+}
