@@ -1,8 +1,8 @@
 // Command worker is the worker Lambda: it runs background exports handed
 // over by the API function (an asynchronous Invoke with {"jobId": ...}) and
-// re-drives jobs that arrive through the export queue. It shares the export
-// service with the API function; only what Run needs is wired. A run that
-// is out of time leaves a checkpoint and invokes the worker again.
+// re-drives jobs that arrive through the export queue. It runs the same
+// export service as the API function (shared/awswire). A run that is out
+// of time leaves a checkpoint and invokes the worker again.
 package main
 
 import (
@@ -12,18 +12,8 @@ import (
 	_ "time/tzdata" // IANA zones for rendered times
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
-	"github.com/rooms-export/rooms-export/shared/dynamo"
-	"github.com/rooms-export/rooms-export/shared/export"
-	"github.com/rooms-export/rooms-export/shared/lambdainvoke"
-	"github.com/rooms-export/rooms-export/shared/s3store"
-	"github.com/rooms-export/rooms-export/shared/sesmail"
+	"github.com/rooms-export/rooms-export/shared/awswire"
 	"github.com/rooms-export/rooms-export/shared/settings"
 )
 
@@ -37,42 +27,13 @@ func main() {
 		log.Error("configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	awsCfg, err := config.LoadDefaultConfig(context.Background())
+	// A run that is out of time checkpoints and invokes this function again
+	// to go on.
+	svc, err := awswire.Service(context.Background(), cfg, cfg.AWS.FunctionName)
 	if err != nil {
-		log.Error("aws configuration", "error", err.Error())
+		log.Error("wiring", "error", err.Error())
 		os.Exit(1)
-	}
-	a := cfg.AWS
-	db := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) { o.BaseEndpoint = endpoint(a.DynamoDBEndpoint) })
-	s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.BaseEndpoint, o.UsePathStyle = endpoint(a.S3Endpoint), a.S3PathStyle })
-	ses := sesv2.NewFromConfig(awsCfg, func(o *sesv2.Options) { o.BaseEndpoint = endpoint(a.SESEndpoint) })
-	lam := awslambda.NewFromConfig(awsCfg, func(o *awslambda.Options) { o.BaseEndpoint = endpoint(a.LambdaEndpoint) })
-
-	store := dynamo.New(db, dynamo.Tables{Directory: a.DirectoryTable, Messages: a.MessagesTable, Jobs: a.JobsTable})
-	svc := &export.Service{
-		Directory: store, Messages: store, Jobs: store, Limiter: store,
-		Files:  s3store.New(s3c, s3.NewPresignClient(s3c), a.Bucket),
-		Mailer: sesmail.New(ses),
-		// A run that is out of time checkpoints and invokes this function
-		// again to go on.
-		Dispatcher: lambdainvoke.New(lam, a.FunctionName),
-		Links:      export.LinkSigner{Key: []byte(a.LinkSigningKey)},
-		Config:     remoteConfig(cfg.Export),
 	}
 	w := &Worker{Run: svc.Run, Log: log}
 	lambda.Start(w.Handle)
-}
-
-func endpoint(url string) *string {
-	if url == "" {
-		return nil
-	}
-	return aws.String(url)
-}
-
-// remoteConfig is the service's configuration on DynamoDB: the assets pass
-// reads ahead during the document pass (store calls wait on the network).
-func remoteConfig(c export.Config) export.Config {
-	c.AssetsAhead = export.RemoteAssetsAhead
-	return c
 }
