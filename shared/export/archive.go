@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rooms-export/rooms-export/shared/chat"
@@ -136,7 +135,7 @@ func (s *Service) build(ctx context.Context, job *chat.Job, deadline time.Time, 
 	if err := e.open(ctx); err != nil {
 		return err
 	}
-	var ahead *assetPages
+	var ahead *pageStream
 	if e.cp.Phase == phaseDocument {
 		if n := s.Config.AssetsAhead; n > 0 {
 			ahead = e.readAssets(ctx, Cursor{}, n)
@@ -297,36 +296,12 @@ func (e *exporter) document(ctx context.Context) error {
 // overlaps the document's.
 const RemoteAssetsAhead = 4
 
-// assetPages is the assets pass's reading of the files index: pages of
-// messages with files, each with the upload records of its files, looked
-// up in one call by the goroutine that prepares the pages.
-type assetPages struct {
-	*pageStream
-	mu     sync.Mutex
-	queued []map[string]uploadResult // one per page prepared and not taken, in order
-}
-
 // readAssets starts reading the files index after a cursor, up to ahead
-// pages before they are taken.
-func (e *exporter) readAssets(ctx context.Context, after Cursor, ahead int) *assetPages {
-	a := &assetPages{}
-	prep := func(msgs []chat.Message) {
-		ups := e.lookupUploads(ctx, msgs)
-		a.mu.Lock()
-		a.queued = append(a.queued, ups)
-		a.mu.Unlock()
-	}
-	a.pageStream = e.s.streamPages(ctx, e.s.Messages.FileMessages, prep, e.job.RoomID, e.job.From, e.job.To, after, ahead)
-	return a
-}
-
-// take returns the upload records of the next page.
-func (a *assetPages) take() map[string]uploadResult {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	ups := a.queued[0]
-	a.queued = a.queued[1:]
-	return ups
+// pages before they are taken, each page with the upload records of its
+// files, looked up in one call by the goroutine that prepares the pages.
+func (e *exporter) readAssets(ctx context.Context, after Cursor, ahead int) *pageStream {
+	lookup := func(msgs []chat.Message) any { return e.lookupUploads(ctx, msgs) }
+	return e.s.streamPages(ctx, e.s.Messages.FileMessages, lookup, e.job.RoomID, e.job.From, e.job.To, after, ahead)
 }
 
 // assets copies the uploaded files of the exported messages into assets/:
@@ -334,7 +309,7 @@ func (a *assetPages) take() map[string]uploadResult {
 // of the room is held in memory and the rest of it is not read again. ahead,
 // when not nil, is the reading of the index started with the document
 // pass; otherwise it starts here, after the checkpoint's cursor.
-func (e *exporter) assets(ctx context.Context, ahead *assetPages) error {
+func (e *exporter) assets(ctx context.Context, ahead *pageStream) error {
 	if e.cp.WithFiles == 0 {
 		return nil
 	}
@@ -344,11 +319,11 @@ func (e *exporter) assets(ctx context.Context, ahead *assetPages) error {
 		defer pages.stop()
 	}
 	var uploads map[string]uploadResult
-	lookup := func([]chat.Message) error {
-		uploads = pages.take()
+	looked := func(_ []chat.Message, prepared any) error {
+		uploads = prepared.(map[string]uploadResult)
 		return nil
 	}
-	return pages.walk(lookup, func(m chat.Message) error {
+	return pages.walk(looked, func(m chat.Message) error {
 		files := m.AllFiles()
 		if len(files) == 0 {
 			return nil

@@ -239,9 +239,10 @@ func (s *Service) eachMessage(ctx context.Context, read func(context.Context, Me
 }
 
 type pageResult struct {
-	msgs []chat.Message
-	more bool
-	err  error
+	msgs     []chat.Message
+	more     bool
+	err      error
+	prepared any // what prep returned for msgs
 }
 
 // pagesAhead is how many pages the reader may have read that fn has not
@@ -254,9 +255,17 @@ const pagesAhead = 2
 // done ahead, such as rendering: render.Preparer), and page, when not nil,
 // sees each page before its messages, on the caller's goroutine.
 func (s *Service) eachPage(ctx context.Context, read func(context.Context, MessageQuery) ([]chat.Message, bool, error), prep func([]chat.Message), rid string, from, to time.Time, after Cursor, page func([]chat.Message) error, fn func(chat.Message) error) error {
-	st := s.streamPages(ctx, read, prep, rid, from, to, after, pagesAhead)
+	var p func([]chat.Message) any
+	if prep != nil {
+		p = func(msgs []chat.Message) any { prep(msgs); return nil }
+	}
+	var pg func([]chat.Message, any) error
+	if page != nil {
+		pg = func(msgs []chat.Message, _ any) error { return page(msgs) }
+	}
+	st := s.streamPages(ctx, read, p, rid, from, to, after, pagesAhead)
 	defer st.stop()
-	return st.walk(page, fn)
+	return st.walk(pg, fn)
 }
 
 // pageStream is a walk's reading, started by streamPages: pages read ahead
@@ -270,9 +279,10 @@ type pageStream struct {
 
 // streamPages starts reading a room's range after a cursor with read, up
 // to ahead pages before they are taken, each then given to prep (when not
-// nil) on a second goroutine. It may start long before walk, so that the
-// reading of one pass overlaps the work of another; stop ends it.
-func (s *Service) streamPages(ctx context.Context, read func(context.Context, MessageQuery) ([]chat.Message, bool, error), prep func([]chat.Message), rid string, from, to time.Time, after Cursor, ahead int) *pageStream {
+// nil) on a second goroutine; what prep returns travels with the page to
+// walk. It may start long before walk, so that the reading of one pass
+// overlaps the work of another; stop ends it.
+func (s *Service) streamPages(ctx context.Context, read func(context.Context, MessageQuery) ([]chat.Message, bool, error), prep func([]chat.Message) any, rid string, from, to time.Time, after Cursor, ahead int) *pageStream {
 	ctx, cancel := context.WithCancel(ctx)
 	send := func(ch chan<- pageResult, r pageResult) bool {
 		select {
@@ -288,7 +298,7 @@ func (s *Service) streamPages(ctx context.Context, read func(context.Context, Me
 		q := MessageQuery{RoomID: rid, From: from, To: to, After: after, Limit: s.Config.PageSize}
 		for {
 			msgs, more, err := read(ctx, q)
-			if !send(fetched, pageResult{msgs, more, err}) || err != nil || !more || len(msgs) == 0 {
+			if !send(fetched, pageResult{msgs: msgs, more: more, err: err}) || err != nil || !more || len(msgs) == 0 {
 				return
 			}
 			last := msgs[len(msgs)-1]
@@ -303,7 +313,7 @@ func (s *Service) streamPages(ctx context.Context, read func(context.Context, Me
 			defer close(prepared)
 			for r := range fetched {
 				if r.err == nil {
-					prep(r.msgs)
+					r.prepared = prep(r.msgs)
 				}
 				if !send(prepared, r) {
 					return
@@ -317,9 +327,10 @@ func (s *Service) streamPages(ctx context.Context, read func(context.Context, Me
 // stop ends the reading; the stream must not be walked afterwards.
 func (st *pageStream) stop() { st.cancel() }
 
-// walk hands the stream's pages to page and their messages to fn, in
-// order, until the range ends, fn or page fails, or the context ends.
-func (st *pageStream) walk(page func([]chat.Message) error, fn func(chat.Message) error) error {
+// walk hands the stream's pages, with what prep returned for them, to page
+// and their messages to fn, in order, until the range ends, fn or page
+// fails, or the context ends.
+func (st *pageStream) walk(page func([]chat.Message, any) error, fn func(chat.Message) error) error {
 	for r := range st.pages {
 		if r.err != nil {
 			return fmt.Errorf("read messages of %s: %w", st.rid, r.err)
@@ -328,7 +339,7 @@ func (st *pageStream) walk(page func([]chat.Message) error, fn func(chat.Message
 			return err
 		}
 		if page != nil {
-			if err := page(r.msgs); err != nil {
+			if err := page(r.msgs, r.prepared); err != nil {
 				return err
 			}
 		}
