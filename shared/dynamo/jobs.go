@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -91,10 +92,69 @@ func (s *Store) putActive(ctx context.Context, j chat.Job) error {
 	return nil
 }
 
+// activeMarks remembers, per job, the version this store last put of an
+// active job (its stored updatedAt) and the index entry it wrote before that
+// put. Saving the job again from exactly that version with the same entry
+// needs no PutItem for the entry: UpdateJob's condition guarantees that no
+// one saved the job in between, and entries are deleted only after a put
+// that ends the job (or changes its key), so the entry is still there. A
+// worker's progress saves and checkpoints thus cost one PutItem each, not
+// two. Another process, or a version this store did not write, puts the
+// entry again as before. The map is bounded: it forgets everything past
+// maxActiveMarks (an entry is then only put once more).
+type activeMarks struct {
+	mu sync.Mutex
+	m  map[string]activeMark
+}
+
+type activeMark struct {
+	version string // stamp of the job's stored updatedAt
+	entry   string // the entry's sort key and ttl
+}
+
+// maxActiveMarks bounds activeMarks: a long-lived process forgets jobs it
+// never saw end.
+const maxActiveMarks = 4096
+
+// entryMark is what identifies a job's active-index entry item.
+func (s *Store) entryMark(j chat.Job) string {
+	ttl, _ := s.jobTTL(j)
+	return activeSK(j) + "\x00" + strconv.FormatInt(ttl, 10)
+}
+
+// has reports whether the store put version prev of job id, active, after
+// writing the entry entry.
+func (a *activeMarks) has(id, prev, entry string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m, ok := a.m[id]
+	return ok && m.version == prev && m.entry == entry
+}
+
+// set records that the store put version of job id, active, after writing
+// entry; forget drops what it knew of the job.
+func (a *activeMarks) set(id, version, entry string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.m == nil || len(a.m) >= maxActiveMarks {
+		a.m = map[string]activeMark{}
+	}
+	a.m[id] = activeMark{version, entry}
+}
+
+func (a *activeMarks) forget(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.m, id)
+}
+
 // CreateJob stores a new export job; chat.ErrConflict when the id exists
 // (a conditional put: attribute_not_exists(pk)). An active job's index
-// entry is written first: should the job's put fail, the entry is one that
-// ActiveJob checks against the job and skips.
+// entry is put at the same time as the job (one round trip, not two, on the
+// API request's path): should the job's put fail, the entry is one that
+// ActiveJob checks against the job and skips; should the entry's put fail,
+// the job just put is deleted again (best effort) and the error returned,
+// so that no active job goes without its entry.
 func (s *Store) CreateJob(ctx context.Context, job chat.Job) error {
 	if err := checkJob(job); err != nil {
 		return fmt.Errorf("dynamo: create job: %w", err)
@@ -110,10 +170,11 @@ func (s *Store) createJob(ctx context.Context, job chat.Job) error {
 	if err != nil {
 		return err
 	}
+	entry := make(chan error, 1)
 	if job.Active() {
-		if err := s.putActive(ctx, job); err != nil {
-			return err
-		}
+		go func() { entry <- s.putActive(ctx, job) }()
+	} else {
+		entry <- nil
 	}
 	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                &s.t.Jobs,
@@ -121,10 +182,21 @@ func (s *Store) createJob(ctx context.Context, job chat.Job) error {
 		ConditionExpression:      ptr("attribute_not_exists(#pk)"),
 		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
 	})
-	if isConditionFailed(err) {
+	entryErr := <-entry
+	switch {
+	case isConditionFailed(err):
 		return chat.ErrConflict
+	case err != nil:
+		return err
+	case entryErr != nil:
+		// the job without its entry would escape the duplicate check
+		_, _ = s.api.DeleteItem(context.WithoutCancel(ctx), &dynamodb.DeleteItemInput{TableName: &s.t.Jobs, Key: itemKey(pfxJob+job.ID, noSort)})
+		return entryErr
 	}
-	return err
+	if job.Active() {
+		s.indexed.set(job.ID, stamp(job.UpdatedAt), s.entryMark(job))
+	}
+	return nil
 }
 
 // Job returns the job with that id (a strongly consistent read: the status
@@ -159,8 +231,9 @@ func (s *Store) job(ctx context.Context, id string) (chat.Job, error) {
 // (optimistic locking: a put with the condition updatedAt = :prev);
 // chat.ErrConflict otherwise, chat.ErrNotFound when there is no such job (or
 // it is past its ttl). The job's active-index entry is written before the
-// put and the entry it no longer has deleted after it; a failed delete only
-// leaves an entry ActiveJob skips, and is not reported.
+// put (unless this store wrote it before the version it replaces: see
+// activeMarks) and the entry it no longer has deleted after it; a failed
+// delete only leaves an entry ActiveJob skips, and is not reported.
 func (s *Store) UpdateJob(ctx context.Context, job chat.Job, prevUpdatedAt time.Time) error {
 	if err := checkJob(job); err != nil {
 		return fmt.Errorf("dynamo: update job: %w", err)
@@ -176,7 +249,8 @@ func (s *Store) updateJob(ctx context.Context, job chat.Job, prevUpdatedAt time.
 	if err != nil {
 		return err
 	}
-	if job.Active() {
+	entry := s.entryMark(job)
+	if job.Active() && !s.indexed.has(job.ID, stamp(prevUpdatedAt), entry) {
 		if err := s.putActive(ctx, job); err != nil {
 			return err
 		}
@@ -191,6 +265,9 @@ func (s *Store) updateJob(ctx context.Context, job chat.Job, prevUpdatedAt time.
 		},
 		ReturnValues: types.ReturnValueAllOld,
 	})
+	if err != nil {
+		s.indexed.forget(job.ID)
+	}
 	if isConditionFailed(err) {
 		// no such job, or another update won: tell which
 		if _, err := s.job(ctx, job.ID); err != nil {
@@ -200,6 +277,11 @@ func (s *Store) updateJob(ctx context.Context, job chat.Job, prevUpdatedAt time.
 	}
 	if err != nil {
 		return err
+	}
+	if job.Active() {
+		s.indexed.set(job.ID, stamp(job.UpdatedAt), entry)
+	} else {
+		s.indexed.forget(job.ID)
 	}
 	var old chat.Job
 	if decodeData(out.Attributes, &old) != nil || !old.Active() {

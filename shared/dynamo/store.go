@@ -154,6 +154,10 @@ type Store struct {
 	// backoff is the pause before retry attempt n (0-based) of a batch's
 	// unprocessed items.
 	backoff func(attempt int) time.Duration
+	// indexed remembers the active-index entries this store wrote, so that
+	// saving an active job again does not put an entry it already has
+	// (jobs.go, activeMarks).
+	indexed activeMarks
 }
 
 // New returns a store over the three tables, with the default Options.

@@ -681,3 +681,109 @@ func BenchmarkQueryRaw(b *testing.B) {
 		}
 	}
 }
+
+// TestActiveEntryWrittenOncePerStore: saves of an active job from the
+// version this store wrote put only the job; a store that did not write the
+// version it replaces (another process, a takeover) puts the entry again,
+// and the entry follows the job to its end either way.
+func TestActiveEntryWrittenOncePerStore(t *testing.T) {
+	now := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+	tables := freshTables(t)
+	clock := func() time.Time { return now }
+	rec := newRecorder(client)
+	s := NewWith(rec, tables, Options{Now: clock})
+	ctx := t.Context()
+	j := chat.Job{ID: "j1", OwnerID: "u1", DedupKey: "k", Status: chat.JobQueued, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := s.CreateJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.count("PutItem"); got != 2 {
+		t.Fatalf("CreateJob: %d PutItems, want 2 (entry, job)", got)
+	}
+	save := func(st *Store, status string, exported int64) {
+		t.Helper()
+		prev := j.UpdatedAt
+		j.Status, j.Exported, j.UpdatedAt = status, exported, prev.Add(time.Second)
+		if err := st.UpdateJob(ctx, j, prev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		save(s, chat.JobRunning, int64(i))
+	}
+	if got := rec.count("PutItem"); got != 5 {
+		t.Errorf("three saves of a running job: %d PutItems in all, want 5 (no entry again)", got)
+	}
+	if got, err := s.ActiveJob(ctx, "u1", "k"); err != nil || got.Exported != 2 {
+		t.Fatalf("ActiveJob after the saves = %+v, %v", got, err)
+	}
+
+	// another process takes over: it does not know the entry, so it puts it
+	other := newRecorder(client)
+	o := NewWith(other, tables, Options{Now: clock})
+	save(o, chat.JobRunning, 10)
+	if got := other.count("PutItem"); got != 2 {
+		t.Errorf("a takeover's first save: %d PutItems, want 2 (entry, job)", got)
+	}
+	// the first store's next save starts from a version it did not write:
+	// it fails on the condition, and forgets what it knew
+	stale := j
+	stale.UpdatedAt = stale.UpdatedAt.Add(time.Second)
+	if err := s.UpdateJob(ctx, stale, j.UpdatedAt.Add(-time.Second)); !errors.Is(err, chat.ErrConflict) {
+		t.Fatalf("save from a version another store replaced: %v, want a conflict", err)
+	}
+	// a new expiry is a new entry: it is put even from a known version
+	before := other.count("PutItem")
+	j.ExpiresAt = j.ExpiresAt.Add(time.Hour)
+	save(o, chat.JobRunning, 11)
+	if got := other.count("PutItem") - before; got != 2 {
+		t.Errorf("save with a new ttl: %d PutItems, want 2", got)
+	}
+	if item := rawItem(t, tables.Jobs, "active#u1", activeSK(j)); item[TTLAttribute] != fmt.Sprint(s.jobTTLOrZero(j)) {
+		t.Errorf("entry after the new expiry = %v", item)
+	}
+	save(o, chat.JobDone, 12)
+	if item := rawItem(t, tables.Jobs, "active#u1", activeSK(j)); item != nil {
+		t.Errorf("a done job keeps its active entry: %v", item)
+	}
+	if _, err := o.ActiveJob(ctx, "u1", "k"); !errors.Is(err, chat.ErrNotFound) {
+		t.Errorf("ActiveJob after the end: %v, want not found", err)
+	}
+}
+
+// jobTTLOrZero is the ttl an item of j carries, 0 for none.
+func (s *Store) jobTTLOrZero(j chat.Job) int64 {
+	ttl, _ := s.jobTTL(j)
+	return ttl
+}
+
+// failingEntries is an API whose PutItems of active-index entries fail.
+type failingEntries struct{ API }
+
+func (f failingEntries) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	if pk, ok := in.Item[attrPK].(*types.AttributeValueMemberS); ok && strings.HasPrefix(pk.Value, pfxActive) {
+		return nil, errors.New("injected: entry put failed")
+	}
+	return f.API.PutItem(ctx, in, o...)
+}
+
+// TestCreateJobWithoutItsEntryLeavesNoJob: the entry and the job are put at
+// once; when the entry's put fails, CreateJob fails and the job is gone.
+func TestCreateJobWithoutItsEntryLeavesNoJob(t *testing.T) {
+	now := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+	tables := freshTables(t)
+	s := NewWith(failingEntries{client}, tables, Options{Now: func() time.Time { return now }})
+	j := chat.Job{ID: "j1", OwnerID: "u1", DedupKey: "k", Status: chat.JobRunning, CreatedAt: now, UpdatedAt: now}
+	if err := s.CreateJob(t.Context(), j); err == nil || !strings.Contains(err.Error(), "injected") {
+		t.Fatalf("CreateJob with a failing entry put: %v, want its error", err)
+	}
+	if item := rawItem(t, tables.Jobs, pfxJob+"j1", noSort); item != nil {
+		t.Errorf("the job stayed without its entry: %v", item)
+	}
+	// a job that is not active has no entry to fail
+	done := j
+	done.ID, done.Status = "j2", chat.JobDone
+	if err := s.CreateJob(t.Context(), done); err != nil {
+		t.Fatalf("CreateJob of a done job: %v", err)
+	}
+}

@@ -264,7 +264,7 @@ func (e *exporter) document(ctx context.Context) error {
 		if e.due() {
 			return e.checkpoint(ctx, true)
 		}
-		if e.cp.Count%progressEvery == 0 {
+		if e.cp.Count%progressEvery == 0 && e.s.now().Sub(e.job.UpdatedAt) >= progressInterval {
 			return e.progress(ctx)
 		}
 		return nil

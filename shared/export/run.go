@@ -14,8 +14,15 @@ import (
 // expires objects under it.
 const ExportsPrefix = "exports/"
 
-// progressEvery is how many messages pass between progress saves.
-const progressEvery = 5000
+// Progress saves: every progressEvery messages the exporter saves the job's
+// count, unless it saved it less than progressInterval ago. The status
+// document then moves about once a second however fast the export runs, and
+// a fast one does not spend a store write (a PutItem on DynamoDB) on every
+// few thousand messages.
+const (
+	progressEvery    = 5000
+	progressInterval = time.Second
+)
 
 // Run performs one export job in the background (the worker, the local
 // runner): it writes the archive to the file store as it is produced, then
