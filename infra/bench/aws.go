@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -39,6 +40,39 @@ type awsResult struct {
 type pass struct {
 	Items   int
 	Seconds float64
+	// EmuCPU and OwnCPU are the processor seconds dynalite and this process
+	// used during the pass: a pass whose EmuCPU is close to Seconds is bound
+	// by the emulator, which serves one request at a time.
+	EmuCPU, OwnCPU float64
+}
+
+// cpuMeter measures a pass's processor time on both sides.
+type cpuMeter struct {
+	emu        *awstest.Emulator
+	emu0, own0 time.Duration
+}
+
+func startCPU(emu *awstest.Emulator) cpuMeter {
+	m := cpuMeter{emu: emu, own0: ownCPU()}
+	m.emu0, _ = emu.CPUTime()
+	return m
+}
+
+// stop fills in p's processor times.
+func (m cpuMeter) stop(p *pass) {
+	p.OwnCPU = (ownCPU() - m.own0).Seconds()
+	if e, err := m.emu.CPUTime(); err == nil {
+		p.EmuCPU = (e - m.emu0).Seconds()
+	}
+}
+
+// ownCPU is the processor time this process used so far.
+func ownCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func (p pass) rate() float64 { return float64(p.Items) / p.Seconds }
@@ -47,6 +81,7 @@ type exportPass struct {
 	Format string
 	pass
 	Bytes int64
+	Calls map[string]callStat // DynamoDB calls the export made
 }
 
 // bestRaw is the faster raw pass: the ratio against it is the conservative one.
@@ -74,7 +109,10 @@ func benchAWS(ctx context.Context, o options, n int, progress io.Writer) (awsRes
 		return res, err
 	}
 	defer emu.Stop()
-	client := dynamodb.NewFromConfig(awstest.Config(emu.Endpoint))
+	var counted calls
+	client := dynamodb.NewFromConfig(awstest.Config(emu.Endpoint), func(o *dynamodb.Options) {
+		o.APIOptions = append(o.APIOptions, counted.add)
+	})
 	tables := dynamo.Tables{Directory: "bench-directory", Messages: "bench-messages", Jobs: "bench-jobs"}
 	if err := dynamo.CreateTables(ctx, client, tables); err != nil {
 		return res, err
@@ -101,10 +139,12 @@ func benchAWS(ctx context.Context, o options, n int, progress io.Writer) (awsRes
 	}
 
 	raw := func() error {
+		cpu := startCPU(emu)
 		p, err := rawQuery(ctx, client, tables.Messages, h.Room.ID)
 		if err != nil {
 			return err
 		}
+		cpu.stop(&p)
 		if p.Items != n {
 			return fmt.Errorf("raw Query read %d of %d messages", p.Items, n)
 		}
@@ -115,15 +155,21 @@ func benchAWS(ctx context.Context, o options, n int, progress io.Writer) (awsRes
 	if err := raw(); err != nil {
 		return res, err
 	}
+	cpu := startCPU(emu)
 	if res.Adapter, err = adapterWalk(ctx, store, h.Room.ID); err != nil {
 		return res, err
 	}
+	cpu.stop(&res.Adapter)
 	fmt.Fprintf(progress, "bench: adapter MessagePage walk: %.2f s\n", res.Adapter.Seconds)
 	for _, format := range o.formats {
+		counted.take()
+		cpu := startCPU(emu)
 		p, err := exportThrough(ctx, svc, h, format, n)
 		if err != nil {
 			return res, err
 		}
+		cpu.stop(&p.pass)
+		p.Calls = counted.take()
 		fmt.Fprintf(progress, "bench: export %s through the DynamoDB adapter: %.2f s\n", format, p.Seconds)
 		res.Exports = append(res.Exports, p)
 	}

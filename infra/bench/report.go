@@ -128,17 +128,20 @@ func (r *report) aws(res awsResult) {
 	r.printf("\n## AWS adapters against dynalite (%s messages)\n\n", thousands(res.Messages))
 	r.printf("The room was loaded through dynamo.Store (the workspace.Sink) in %.1f s. The raw Query is the SDK alone "+
 		"(%d items per page, projection d, the adapter's record attribute), run before and after the exports.\n\n", res.LoadSeconds, pageSize)
-	r.printf("| read | seconds | messages/s |\n|:---|---:|---:|\n")
+	r.printf("| read | seconds | messages/s | dynalite CPU s | bench CPU s |\n|:---|---:|---:|---:|---:|\n")
+	row := func(what string, p pass) {
+		r.printf("| %s | %.2f | %s | %.2f | %.2f |\n", what, p.Seconds, thousands(int(p.rate())), p.EmuCPU, p.OwnCPU)
+	}
 	for i, p := range res.Raw {
 		when := "before"
 		if i > 0 {
 			when = "after"
 		}
-		r.printf("| raw Query, %s the exports | %.2f | %s |\n", when, p.Seconds, thousands(int(p.rate())))
+		row("raw Query, "+when+" the exports", p)
 	}
-	r.printf("| dynamo.Store.MessagePage walk (%d per page, decoded) | %.2f | %s |\n", pageSize, res.Adapter.Seconds, thousands(int(res.Adapter.rate())))
+	row(fmt.Sprintf("dynamo.Store.MessagePage walk (%d per page, decoded)", pageSize), res.Adapter)
 	for _, e := range res.Exports {
-		r.printf("| export %s through the service on dynamo.Store (%.1f MiB) | %.2f | %s |\n", e.Format, mib(e.Bytes), e.Seconds, thousands(int(e.rate())))
+		row(fmt.Sprintf("export %s through the service on dynamo.Store (%.1f MiB)", e.Format, mib(e.Bytes)), e.pass)
 	}
 	best := res.bestRaw()
 	r.printf("\nAgainst the faster raw Query pass (target: export ≥ 0.8 × raw):")
@@ -147,6 +150,9 @@ func (r *report) aws(res awsResult) {
 		r.printf(", export %s %.2f×", e.Format, e.rate()/best.rate())
 	}
 	r.printf(".\n")
+	for _, e := range res.Exports {
+		r.printf("\nDynamoDB calls of the %s export (count, summed latency; concurrent calls overlap): %s.\n", e.Format, summary(e.Calls))
+	}
 }
 
 // thousands writes n with comma separators: 1,000,000.

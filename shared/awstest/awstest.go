@@ -8,6 +8,7 @@
 package awstest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -148,4 +149,41 @@ func moduleRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// CPUTime is the processor time the emulator's process has used so far
+// (user and system, from /proc/<pid>/stat; Linux only), so that a
+// benchmark can tell an emulator-bound pass from one bound by its client.
+func (e *Emulator) CPUTime() (time.Duration, error) {
+	if e == nil || e.cmd == nil || e.cmd.Process == nil {
+		return 0, errors.New("awstest: the emulator was not started here")
+	}
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(e.cmd.Process.Pid) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("awstest: emulator cpu time: %w", err)
+	}
+	return statCPU(raw)
+}
+
+// statCPU reads utime and stime (fields 14 and 15, in clock ticks of
+// 1/100 s) from a /proc/<pid>/stat line; the command name in parentheses
+// may hold spaces, so fields are counted after its closing parenthesis.
+func statCPU(stat []byte) (time.Duration, error) {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("awstest: stat line %q", stat)
+	}
+	f := bytes.Fields(stat[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("awstest: stat line %q", stat)
+	}
+	var ticks int64
+	for _, s := range f[11:13] { // utime, stime: fields 14 and 15 of the line
+		n, err := strconv.ParseInt(string(s), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("awstest: stat line %q: %w", stat, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }
