@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -93,10 +94,27 @@ func TestQuickRunPrintsTheTables(t *testing.T) {
 	if !strings.Contains(report, "## AWS adapters against dynalite (300 messages)") {
 		t.Fatalf("no AWS section:\n%s", report)
 	}
-	reads := table(t, report, []string{"read", "seconds", "messages/s"})
+	reads := table(t, report, []string{"read", "seconds", "messages/s", "dynalite CPU s", "bench CPU s"})
 	if len(reads) != 5 || !strings.HasPrefix(reads[0][0], "raw Query, before") || !strings.HasPrefix(reads[1][0], "raw Query, after") ||
 		!strings.HasPrefix(reads[3][0], "export json") || !strings.HasPrefix(reads[4][0], "export html") {
 		t.Errorf("AWS reads %v", reads)
+	}
+	emu := 0.0
+	for _, r := range reads {
+		f, err := strconv.ParseFloat(r[3], 64)
+		if err != nil || f < 0 {
+			t.Errorf("AWS read %q: dynalite CPU %q", r[0], r[3])
+		}
+		emu += f
+	}
+	if emu == 0 {
+		t.Errorf("dynalite used no processor time in five passes: %v", reads)
+	}
+	for _, format := range []string{"json", "html"} {
+		calls := regexp.MustCompile(`DynamoDB calls of the ` + format + ` export \(count, summed latency; concurrent calls overlap\): .*\bQuery [1-9]`)
+		if !calls.MatchString(report) {
+			t.Errorf("no DynamoDB calls of the %s export in:\n%s", format, report)
+		}
 	}
 	if !strings.Contains(report, "export json ") || !strings.Contains(report, "× raw") {
 		t.Errorf("the AWS ratio is missing:\n%s", report)
