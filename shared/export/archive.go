@@ -82,6 +82,9 @@ type exporter struct {
 	pending []checkpoint // snapshots not yet covered by durable bytes
 	saved   int64        // durable bytes at the last saved checkpoint
 	snapIn  int64        // pipe.in at the last snapshot
+
+	ahead *pageStream // the files index read during the document pass
+	seen  seenFiles   // the document pass's messages with files
 }
 
 func (e *exporter) info() ObjectInfo {
@@ -135,17 +138,31 @@ func (s *Service) build(ctx context.Context, job *chat.Job, deadline time.Time, 
 	if err := e.open(ctx); err != nil {
 		return err
 	}
-	var ahead *pageStream
+	defer func() {
+		if e.ahead != nil {
+			e.ahead.stop()
+		}
+	}()
 	if e.cp.Phase == phaseDocument {
-		if n := s.Config.AssetsAhead; n > 0 {
-			ahead = e.readAssets(ctx, Cursor{}, n)
-			defer ahead.stop()
+		if s.Config.AssetsAhead > 0 {
+			if e.cp.After.IsZero() {
+				// the whole document in this run: its files may be
+				// remembered, and the index read only if they do not fit
+				e.seen.on = true
+			} else {
+				e.ahead = e.readAssets(ctx, Cursor{}, s.Config.AssetsAhead)
+			}
 		}
 		if err := e.document(ctx); err != nil {
 			return err
 		}
 	}
-	if err := e.assets(ctx, ahead); err != nil {
+	if e.seen.on {
+		err = e.seenAssets(ctx)
+	} else {
+		err = e.assets(ctx, e.ahead)
+	}
+	if err != nil {
 		return err
 	}
 	if err := e.finish(); err != nil {
@@ -257,8 +274,9 @@ func (e *exporter) document(ctx context.Context) error {
 			return err
 		}
 		e.cp.Count++
-		if len(m.AllFiles()) > 0 {
+		if files := m.AllFiles(); len(files) > 0 {
 			e.cp.WithFiles++
+			e.seeFiles(ctx, m, files)
 		}
 		e.cp.After = Cursor{TS: m.TS, ID: m.ID}
 		if e.due() {
@@ -324,26 +342,95 @@ func (e *exporter) assets(ctx context.Context, ahead *pageStream) error {
 		return nil
 	}
 	return pages.walk(looked, func(m chat.Message) error {
-		files := m.AllFiles()
-		if len(files) == 0 {
-			return nil
+		return e.messageAssets(ctx, Cursor{TS: m.TS, ID: m.ID}, m.AllFiles(), uploads)
+	})
+}
+
+// messageAssets writes the files of the message at cursor at, each once,
+// and checkpoints when one is due.
+func (e *exporter) messageAssets(ctx context.Context, at Cursor, files []chat.FileRef, uploads map[string]uploadResult) error {
+	if len(files) == 0 {
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, f := range files {
+		if seen[f.ID] {
+			continue
 		}
-		seen := map[string]bool{}
-		for _, f := range files {
-			if seen[f.ID] {
-				continue
+		seen[f.ID] = true
+		if err := e.writeAsset(ctx, f, uploads[f.ID]); err != nil {
+			return err
+		}
+	}
+	e.cp.After = at
+	if e.due() {
+		return e.checkpoint(ctx, false)
+	}
+	return nil
+}
+
+// seenFiles are the document pass's messages with files, remembered (for a
+// store whose reads are round trips: Config.AssetsAhead) so that the assets
+// pass need not read the files index: a small export then sends no Query
+// for it, a big one fewer. Only a run that renders the whole document
+// remembers them, and only up to maxSeenFiles bytes: past that they are
+// dropped and the index is read as before, ahead of the assets pass. The
+// index holds the same messages in the same (ts, _id) order, so the
+// archive is the same byte for byte either way.
+type seenFiles struct {
+	on   bool
+	size int
+	msgs []seenMessage
+}
+
+type seenMessage struct {
+	at    Cursor
+	files []chat.FileRef
+}
+
+// maxSeenFiles bounds what seenFiles holds: some six thousand messages
+// with a file each.
+const maxSeenFiles = 1 << 20
+
+// seeFiles remembers a message's files while they fit.
+func (e *exporter) seeFiles(ctx context.Context, m chat.Message, files []chat.FileRef) {
+	k := &e.seen
+	if !k.on {
+		return
+	}
+	k.size += 64 + len(m.ID)
+	for _, f := range files {
+		k.size += 56 + len(f.ID) + len(f.Name) + len(f.Type)
+	}
+	if k.size > maxSeenFiles {
+		*k = seenFiles{}
+		e.ahead = e.readAssets(ctx, Cursor{}, e.s.Config.AssetsAhead)
+		return
+	}
+	k.msgs = append(k.msgs, seenMessage{at: Cursor{TS: m.TS, ID: m.ID}, files: files})
+}
+
+// seenAssets is the assets pass over the remembered messages: their upload
+// records looked up a page of messages at a time.
+func (e *exporter) seenAssets(ctx context.Context) error {
+	msgs := e.seen.msgs
+	for len(msgs) > 0 {
+		page := msgs[:min(len(msgs), e.s.Config.PageSize)]
+		msgs = msgs[len(page):]
+		var ids []string
+		for _, m := range page {
+			for _, f := range m.files {
+				ids = append(ids, f.ID)
 			}
-			seen[f.ID] = true
-			if err := e.writeAsset(ctx, f, uploads[f.ID]); err != nil {
+		}
+		uploads := e.lookupIDs(ctx, ids)
+		for _, m := range page {
+			if err := e.messageAssets(ctx, m.at, m.files, uploads); err != nil {
 				return err
 			}
 		}
-		e.cp.After = Cursor{TS: m.TS, ID: m.ID}
-		if e.due() {
-			return e.checkpoint(ctx, false)
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // uploadResult is the lookup of one file's upload record: the record, or
@@ -359,13 +446,22 @@ type uploadResult struct {
 // the page writes fails the export with it.
 func (e *exporter) lookupUploads(ctx context.Context, page []chat.Message) map[string]uploadResult {
 	var ids []string
-	seen := map[string]bool{}
 	for _, m := range page {
 		for _, f := range m.AllFiles() {
-			if !seen[f.ID] {
-				seen[f.ID] = true
-				ids = append(ids, f.ID)
-			}
+			ids = append(ids, f.ID)
+		}
+	}
+	return e.lookupIDs(ctx, ids)
+}
+
+// lookupIDs reads the upload records of ids (repeats allowed) in one call.
+func (e *exporter) lookupIDs(ctx context.Context, all []string) map[string]uploadResult {
+	var ids []string
+	seen := map[string]bool{}
+	for _, id := range all {
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
 		}
 	}
 	out := make(map[string]uploadResult, len(ids))
