@@ -28,12 +28,14 @@ type Config struct {
 	PageSize        int           // messages read per store call
 	StaleAfter      time.Duration // a running job not saved for this long is taken over
 	HTMLPerPage     int           // messages per HTML page; bigger exports get pages and an index.html
-	// AssetsAhead is how many pages of the files index the assets pass
-	// reads, with their upload records, while the document is still being
-	// written. Worth it where store calls wait on the network
-	// (RemoteAssetsAhead); 0, right for the embedded store, where the
-	// export is bound by CPU and the pages would only hold memory, starts
-	// the pass after the document.
+	// AssetsAhead, for stores whose calls wait on the network
+	// (RemoteAssetsAhead), saves the assets pass store calls: a run that
+	// renders the whole document remembers its messages with files (up to
+	// 1 MiB of them) and does not read the files index at all; otherwise
+	// AssetsAhead pages of the index are read, with their upload records,
+	// while the document is still being written. 0, right for the embedded
+	// store, where the export is bound by CPU and both would only hold
+	// memory, reads the index after the document.
 	AssetsAhead int
 	MailFrom    string // the From of every mail
 }
