@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rooms-export/rooms-export/shared/chat"
@@ -141,6 +143,9 @@ func (s *Service) build(ctx context.Context, job *chat.Job, deadline time.Time, 
 	defer func() {
 		if e.ahead != nil {
 			e.ahead.stop()
+		}
+		if e.seen.lookups != nil {
+			e.seen.lookups.close(false)
 		}
 	}()
 	if e.cp.Phase == phaseDocument {
@@ -372,15 +377,18 @@ func (e *exporter) messageAssets(ctx context.Context, at Cursor, files []chat.Fi
 // seenFiles are the document pass's messages with files, remembered (for a
 // store whose reads are round trips: Config.AssetsAhead) so that the assets
 // pass need not read the files index: a small export then sends no Query
-// for it, a big one fewer. Only a run that renders the whole document
-// remembers them, and only up to maxSeenFiles bytes: past that they are
-// dropped and the index is read as before, ahead of the assets pass. The
-// index holds the same messages in the same (ts, _id) order, so the
-// archive is the same byte for byte either way.
+// for it, a big one fewer. Their upload records are looked up on a
+// goroutine of their own while the document is still being written, a
+// page's worth of files at a time. Only a run that renders the whole
+// document remembers them, and only up to maxSeenFiles bytes: past that
+// they are dropped and the index is read as before, ahead of the assets
+// pass. The index holds the same messages in the same (ts, _id) order, so
+// the archive is the same byte for byte either way.
 type seenFiles struct {
-	on   bool
-	size int
-	msgs []seenMessage
+	on      bool
+	size    int
+	msgs    []seenMessage
+	lookups *seenLookups
 }
 
 type seenMessage struct {
@@ -388,9 +396,9 @@ type seenMessage struct {
 	files []chat.FileRef
 }
 
-// maxSeenFiles bounds what seenFiles holds: some six thousand messages
-// with a file each.
-const maxSeenFiles = 1 << 20
+// maxSeenFiles bounds what seenFiles holds, with the upload records looked
+// up: some eight thousand messages with a file each.
+const maxSeenFiles = 4 << 20
 
 // seeFiles remembers a message's files while they fit.
 func (e *exporter) seeFiles(ctx context.Context, m chat.Message, files []chat.FileRef) {
@@ -400,37 +408,108 @@ func (e *exporter) seeFiles(ctx context.Context, m chat.Message, files []chat.Fi
 	}
 	k.size += 64 + len(m.ID)
 	for _, f := range files {
-		k.size += 56 + len(f.ID) + len(f.Name) + len(f.Type)
+		// the reference, and an estimate of its upload record
+		k.size += 56 + len(f.ID) + len(f.Name) + len(f.Type) + 256 + len(f.ID) + len(f.Name) + len(f.Type)
 	}
 	if k.size > maxSeenFiles {
+		if k.lookups != nil {
+			k.lookups.close(false)
+		}
 		*k = seenFiles{}
 		e.ahead = e.readAssets(ctx, Cursor{}, e.s.Config.AssetsAhead)
 		return
 	}
 	k.msgs = append(k.msgs, seenMessage{at: Cursor{TS: m.TS, ID: m.ID}, files: files})
+	if k.lookups == nil {
+		k.lookups = e.startLookups(ctx)
+	}
+	k.lookups.add(files)
 }
 
-// seenAssets is the assets pass over the remembered messages: their upload
-// records looked up a page of messages at a time.
+// seenAssets is the assets pass over the remembered messages, with the
+// upload records looked up for them.
 func (e *exporter) seenAssets(ctx context.Context) error {
-	msgs := e.seen.msgs
-	for len(msgs) > 0 {
-		page := msgs[:min(len(msgs), e.s.Config.PageSize)]
-		msgs = msgs[len(page):]
-		var ids []string
-		for _, m := range page {
-			for _, f := range m.files {
-				ids = append(ids, f.ID)
-			}
-		}
-		uploads := e.lookupIDs(ctx, ids)
-		for _, m := range page {
-			if err := e.messageAssets(ctx, m.at, m.files, uploads); err != nil {
-				return err
-			}
+	k := e.seen
+	if len(k.msgs) == 0 {
+		return nil
+	}
+	uploads := k.lookups.close(true)
+	for _, m := range k.msgs {
+		if err := e.messageAssets(ctx, m.at, m.files, uploads); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// seenLookups looks up the upload records of the remembered files on a
+// goroutine of its own, in batches of a page of files (one store call
+// each), in the order the files were seen.
+type seenLookups struct {
+	mu      sync.Mutex
+	wake    *sync.Cond
+	ids     []string // files not yet taken for a lookup
+	closed  bool     // no more files come
+	dropped bool     // the lookups are no longer wanted
+	found   map[string]uploadResult
+	done    chan struct{}
+}
+
+func (e *exporter) startLookups(ctx context.Context) *seenLookups {
+	l := &seenLookups{found: map[string]uploadResult{}, done: make(chan struct{})}
+	l.wake = sync.NewCond(&l.mu)
+	batch := e.s.Config.PageSize
+	go func() {
+		defer close(l.done)
+		for {
+			l.mu.Lock()
+			for !l.closed && len(l.ids) < batch {
+				l.wake.Wait()
+			}
+			ids := l.ids
+			if len(ids) > batch {
+				ids = ids[:batch]
+			}
+			l.ids = l.ids[len(ids):]
+			stop := l.dropped || len(ids) == 0
+			l.mu.Unlock()
+			if stop {
+				return
+			}
+			found := e.lookupIDs(ctx, ids)
+			l.mu.Lock()
+			maps.Copy(l.found, found)
+			l.mu.Unlock()
+		}
+	}()
+	return l
+}
+
+// add queues files for lookup.
+func (l *seenLookups) add(files []chat.FileRef) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, f := range files {
+		l.ids = append(l.ids, f.ID)
+	}
+	l.wake.Signal()
+}
+
+// close says no more files come. Kept, it waits for the last lookups and
+// returns every record looked up; otherwise the lookups stop after the one
+// under way (without cutting it short) and nothing is returned.
+func (l *seenLookups) close(keep bool) map[string]uploadResult {
+	l.mu.Lock()
+	l.closed, l.dropped = true, !keep
+	l.wake.Signal()
+	l.mu.Unlock()
+	if !keep {
+		return nil
+	}
+	<-l.done
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.found
 }
 
 // uploadResult is the lookup of one file's upload record: the record, or

@@ -35,7 +35,7 @@ func TestAssetsFromTheDocumentPass(t *testing.T) {
 		files     int
 		nameLen   int
 		wantIndex bool
-	}{{30, 10, false}, {3000, 400, true}} {
+	}{{30, 10, false}, {4000, 400, true}} {
 		t.Run(fmt.Sprintf("%d-files", tc.files), func(t *testing.T) {
 			export := func(ahead int) ([]byte, int64) {
 				w := newWorld(t, exportConfig(ahead))
