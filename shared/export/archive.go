@@ -87,6 +87,7 @@ type exporter struct {
 
 	ahead *pageStream // the files index read during the document pass
 	seen  seenFiles   // the document pass's messages with files
+	first *firstPage  // the document's first page, when the request read it
 }
 
 func (e *exporter) info() ObjectInfo {
@@ -101,7 +102,7 @@ func (e *exporter) info() ObjectInfo {
 func (s *Service) build(ctx context.Context, job *chat.Job, deadline time.Time, k *known) (err error) {
 	e := &exporter{s: s, job: job, deadline: deadline}
 	if k != nil {
-		e.room, e.owner = k.room, k.owner
+		e.room, e.owner, e.first = k.room, k.owner, k.first
 	} else {
 		if e.room, err = s.Directory.Room(ctx, job.RoomID); err != nil {
 			return fmt.Errorf("room %s: %w", job.RoomID, err)
@@ -274,7 +275,19 @@ func (e *exporter) document(ctx context.Context) error {
 	if p, ok := e.doc.(render.Preparer); ok {
 		prep = p.Prepare
 	}
-	err := e.s.eachPage(ctx, e.s.Messages.MessagePage, prep, e.job.RoomID, e.job.From, e.job.To, e.cp.After, nil, func(m chat.Message) error {
+	read := e.s.Messages.MessagePage
+	if first := e.first; first != nil && e.cp.After.IsZero() {
+		e.first = nil
+		read = func(ctx context.Context, q MessageQuery) ([]chat.Message, bool, error) {
+			if first != nil && q.After.IsZero() {
+				p := first
+				first = nil
+				return p.msgs, p.more, nil
+			}
+			return e.s.Messages.MessagePage(ctx, q)
+		}
+	}
+	err := e.s.eachPage(ctx, read, prep, e.job.RoomID, e.job.From, e.job.To, e.cp.After, nil, func(m chat.Message) error {
 		if err := e.doc.Message(m); err != nil {
 			return err
 		}

@@ -75,6 +75,13 @@ func (s *Service) run(ctx context.Context, jobID string, deadline time.Time) err
 type known struct {
 	room  chat.Room
 	owner chat.User
+	first *firstPage // the document's first page, read with the request
+}
+
+// firstPage is a page read before the job started (Service.start).
+type firstPage struct {
+	msgs []chat.Message
+	more bool
 }
 
 // execute performs a job this run has claimed (status running, saved); k,
