@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -142,6 +143,15 @@ func (a *activeMarks) set(id, version, entry string) {
 	a.m[id] = activeMark{version, entry}
 }
 
+// entryOf reports whether the store put version prev of job id, active,
+// with its entry under the sort key sk.
+func (a *activeMarks) entryOf(id, prev, sk string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m, ok := a.m[id]
+	return ok && m.version == prev && strings.HasPrefix(m.entry, sk+"\x00")
+}
+
 func (a *activeMarks) forget(id string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -255,6 +265,20 @@ func (s *Store) updateJob(ctx context.Context, job chat.Job, prevUpdatedAt time.
 			return err
 		}
 	}
+	// Ending a job this store saved last: its entry is known, and deleted
+	// while the job is put (one round trip, not two). Should the put fail,
+	// the entry is put back below for a job still active.
+	var unindexed chan struct{}
+	if !job.Active() && s.indexed.entryOf(job.ID, stamp(prevUpdatedAt), activeSK(job)) {
+		unindexed = make(chan struct{})
+		go func() {
+			defer close(unindexed)
+			_, _ = s.api.DeleteItem(context.WithoutCancel(ctx), &dynamodb.DeleteItemInput{
+				TableName: &s.t.Jobs,
+				Key:       itemKey(pfxActive+job.OwnerID, activeSK(job)),
+			})
+		}()
+	}
 	out, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                &s.t.Jobs,
 		Item:                     item,
@@ -265,17 +289,29 @@ func (s *Store) updateJob(ctx context.Context, job chat.Job, prevUpdatedAt time.
 		},
 		ReturnValues: types.ReturnValueAllOld,
 	})
+	if unindexed != nil {
+		<-unindexed
+	}
 	if err != nil {
 		s.indexed.forget(job.ID)
 	}
 	if isConditionFailed(err) {
 		// no such job, or another update won: tell which
-		if _, err := s.job(ctx, job.ID); err != nil {
+		stored, err := s.job(ctx, job.ID)
+		if err != nil {
 			return err
+		}
+		if unindexed != nil && stored.Active() {
+			_ = s.putActive(context.WithoutCancel(ctx), stored) // best effort
 		}
 		return chat.ErrConflict
 	}
 	if err != nil {
+		if unindexed != nil {
+			if stored, rerr := s.job(context.WithoutCancel(ctx), job.ID); rerr == nil && stored.Active() {
+				_ = s.putActive(context.WithoutCancel(ctx), stored) // best effort
+			}
+		}
 		return err
 	}
 	if job.Active() {
@@ -284,7 +320,7 @@ func (s *Store) updateJob(ctx context.Context, job chat.Job, prevUpdatedAt time.
 		s.indexed.forget(job.ID)
 	}
 	var old chat.Job
-	if decodeData(out.Attributes, &old) != nil || !old.Active() {
+	if unindexed != nil || decodeData(out.Attributes, &old) != nil || !old.Active() {
 		return nil
 	}
 	if job.Active() && old.OwnerID == job.OwnerID && activeSK(old) == activeSK(job) {

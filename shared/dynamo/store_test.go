@@ -787,3 +787,42 @@ func TestCreateJobWithoutItsEntryLeavesNoJob(t *testing.T) {
 		t.Fatalf("CreateJob of a done job: %v", err)
 	}
 }
+
+// TestEndingAJobAnotherRunSavedKeepsItsEntry: a store that ends a job from
+// the version it wrote deletes the entry while it puts the job; when the put
+// fails because another run saved the job since, the entry is put back for
+// the job still active.
+func TestEndingAJobAnotherRunSavedKeepsItsEntry(t *testing.T) {
+	now := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+	tables := freshTables(t)
+	clock := func() time.Time { return now }
+	s := NewWith(client, tables, Options{Now: clock})
+	o := NewWith(client, tables, Options{Now: clock})
+	ctx := t.Context()
+	j := chat.Job{ID: "j1", OwnerID: "u1", DedupKey: "k", Status: chat.JobRunning, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := s.CreateJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	taken := j
+	taken.Attempts, taken.UpdatedAt = 2, now.Add(time.Second)
+	if err := o.UpdateJob(ctx, taken, j.UpdatedAt); err != nil {
+		t.Fatal(err)
+	}
+	done := j
+	done.Status, done.UpdatedAt = chat.JobDone, now.Add(2*time.Second)
+	if err := s.UpdateJob(ctx, done, j.UpdatedAt); !errors.Is(err, chat.ErrConflict) {
+		t.Fatalf("ending a job another run saved: %v, want a conflict", err)
+	}
+	if got, err := o.ActiveJob(ctx, "u1", "k"); err != nil || got.Attempts != 2 {
+		t.Fatalf("ActiveJob after the failed end = %+v, %v; want the other run's job", got, err)
+	}
+	// the other run ends it: the entry goes
+	fin := taken
+	fin.Status, fin.UpdatedAt = chat.JobDone, now.Add(3*time.Second)
+	if err := o.UpdateJob(ctx, fin, taken.UpdatedAt); err != nil {
+		t.Fatal(err)
+	}
+	if item := rawItem(t, tables.Jobs, "active#u1", activeSK(j)); item != nil {
+		t.Errorf("a done job keeps its active entry: %v", item)
+	}
+}
