@@ -82,7 +82,11 @@ type Result struct {
 	ByCause  map[string]int // errors by status code ("429") or "transport"
 	NotDone  int            // 200 answers whose export was not done (an identical one was running)
 	Commits  uint64         // database write transactions during the run (two fdatasyncs each)
-	Syncs    int64          // file-store fsyncs during the run
+	Syncs    int64          // file-store syncs during the run (shared by concurrent requests)
+	// User and System are the process's CPU time during the run (server
+	// and clients); Create is the median time to create a file in the data
+	// directory before it (probeCreate).
+	User, System, Create time.Duration
 }
 
 // perRequest is n divided among the requests.
@@ -207,7 +211,7 @@ var reportColumns = []string{"clients", "seconds", "requests", "requests/s", "p5
 // writeReport prints the Markdown report; loadAvg is the machine's load
 // average before the run.
 func writeReport(w io.Writer, url string, o options, r Result, loadAvg string) {
-	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond)) }
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	fmt.Fprintf(w, "# rooms-export load check\n\n")
 	fmt.Fprintf(w, "Machine: %s. Run %s, load average before it %s.\n\n", machine.Describe(), time.Now().UTC().Format(time.RFC3339), loadAvg)
 	fmt.Fprintf(w, "The local server's handler (gateway.Handler on the embedded stack, demo workspace, temporary data directory) "+
@@ -215,7 +219,7 @@ func writeReport(w io.Writer, url string, o options, r Result, loadAvg string) {
 		"as admin (exempt from the rate limit) or bob (counted by it); RATE_LIMIT_CALLS is raised to %d for the check. "+
 		"Bounds: %s, at most %d requests. Every answer but a 200 is an error.\n\n", url, o.rateLimit, o.duration, o.maxRequests)
 	fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(reportColumns, " | "), strings.Repeat("---:|", len(reportColumns)))
-	fmt.Fprintf(w, "| %d | %.2f | %d | %.1f | %s | %s | %s | %d |\n\n",
+	fmt.Fprintf(w, "| %d | %.2f | %d | %.1f | %.1f | %.1f | %.1f | %d |\n\n",
 		r.Clients, r.Seconds, r.Requests, r.RPS(), ms(r.P50), ms(r.P99), ms(r.Max), r.Errors)
 	if r.Errors == 0 {
 		fmt.Fprintf(w, "Errors: none.")
@@ -231,6 +235,9 @@ func writeReport(w io.Writer, url string, o options, r Result, loadAvg string) {
 		}
 	}
 	fmt.Fprintf(w, " Answers 200 without a finished export (an identical export was running): %d.\n", r.NotDone)
-	fmt.Fprintf(w, "\nDurable writes per request: %.2f database commits (shared by concurrent requests; two fdatasyncs each) and %.2f file fsyncs.\n",
+	fmt.Fprintf(w, "\nDurable writes per request: %.2f database commits and %.2f file-store syncs (each shared by the requests that wait for it at the same time; a commit is two fdatasyncs).\n",
 		r.perRequest(float64(r.Commits)), r.perRequest(float64(r.Syncs)))
+	fmt.Fprintf(w, "\nCPU per request (this process: server and clients): %.2f ms user, %.2f ms system. "+
+		"Creating a file in the data directory before the run: %.0f µs (median of %d; on ext4 without a journal it grows to milliseconds after many recent deletions nearby, whatever rooms-export does).\n",
+		r.perRequest(ms(r.User)), r.perRequest(ms(r.System)), float64(r.Create)/float64(time.Microsecond), probeFiles)
 }

@@ -103,13 +103,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (Result, 
 	defer srv.Close()
 	fmt.Fprintf(stderr, "loadcheck: serving on %s; %d clients for %s (at most %d requests)\n", srv.URL, o.clients, o.duration, o.maxRequests)
 	loadAvg := machine.LoadAverage()
+	create, err := probeCreate(dir)
+	if err != nil {
+		return Result{}, err
+	}
 	stopProfiles, err := startProfiles(o.profile)
 	if err != nil {
 		return Result{}, err
 	}
 	commits, syncs := srv.stack.Store.Commits(), srv.stack.Files.Syncs()
+	user, system := processCPU()
 	res := load(ctx, srv.URL, o, demoRequests())
 	res.Commits, res.Syncs = srv.stack.Store.Commits()-commits, srv.stack.Files.Syncs()-syncs
+	user2, system2 := processCPU()
+	res.User, res.System, res.Create = user2-user, system2-system, create
 	if err := stopProfiles(); err != nil {
 		return res, err
 	}

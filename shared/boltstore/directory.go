@@ -23,10 +23,26 @@ func (s *Store) get(ctx context.Context, bucket, key []byte, v any) error {
 	})
 }
 
+// getDirectory reads one directory record by key through the store's
+// decoded records (decodedRecords); a missing key is chat.ErrNotFound.
+func getDirectory[T any](ctx context.Context, s *Store, bucket, key []byte, clone func(T) T) (T, error) {
+	var v T
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		var found bool
+		var err error
+		v, found, err = getRecord(&s.records, tx.Bucket(bucket), bucket, key, clone)
+		if err == nil && !found {
+			err = chat.ErrNotFound
+		}
+		return err
+	})
+	return v, err
+}
+
 // UserByID returns the user with that _id (Rocket.Chat's Users.findOneById).
 func (s *Store) UserByID(ctx context.Context, id string) (chat.User, error) {
-	var u chat.User
-	if err := s.get(ctx, bucketUsers, []byte(id), &u); err != nil {
+	u, err := getDirectory(ctx, s, bucketUsers, []byte(id), cloneUser)
+	if err != nil {
 		return chat.User{}, fmt.Errorf("boltstore: get user %s: %w", id, err)
 	}
 	return u, nil
@@ -41,7 +57,9 @@ func (s *Store) UserByUsername(ctx context.Context, username string) (chat.User,
 		if id == nil {
 			return chat.ErrNotFound
 		}
-		ok, err := getJSON(tx.Bucket(bucketUsers), id, &u)
+		var ok bool
+		var err error
+		u, ok, err = getRecord(&s.records, tx.Bucket(bucketUsers), bucketUsers, id, cloneUser)
 		if err != nil {
 			return err
 		}
@@ -59,8 +77,8 @@ func (s *Store) UserByUsername(ctx context.Context, username string) (chat.User,
 // TokenByHash returns the token stored under its hash
 // (services.resume.loginTokens.hashedToken in Rocket.Chat).
 func (s *Store) TokenByHash(ctx context.Context, hash string) (chat.Token, error) {
-	var t chat.Token
-	if err := s.get(ctx, bucketTokens, []byte(hash), &t); err != nil {
+	t, err := getDirectory(ctx, s, bucketTokens, []byte(hash), cloneToken)
+	if err != nil {
 		// never put the hash in an error: errors reach the log
 		return chat.Token{}, fmt.Errorf("boltstore: get token: %w", err)
 	}
@@ -71,8 +89,8 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (chat.Token, error
 // (rocketchat_permissions.roles); chat.ErrNotFound when it has no record,
 // an empty slice when the record grants no role.
 func (s *Store) PermissionRoles(ctx context.Context, permission string) ([]string, error) {
-	var p chat.Permission
-	if err := s.get(ctx, bucketPermissions, []byte(permission), &p); err != nil {
+	p, err := getDirectory(ctx, s, bucketPermissions, []byte(permission), clonePermission)
+	if err != nil {
 		return nil, fmt.Errorf("boltstore: get permission %s: %w", permission, err)
 	}
 	if p.Roles == nil {
@@ -83,8 +101,8 @@ func (s *Store) PermissionRoles(ctx context.Context, permission string) ([]strin
 
 // Room returns the room with that _id.
 func (s *Store) Room(ctx context.Context, rid string) (chat.Room, error) {
-	var r chat.Room
-	if err := s.get(ctx, bucketRooms, []byte(rid), &r); err != nil {
+	r, err := getDirectory(ctx, s, bucketRooms, []byte(rid), cloneRoom)
+	if err != nil {
 		return chat.Room{}, fmt.Errorf("boltstore: get room %s: %w", rid, err)
 	}
 	return r, nil
@@ -93,8 +111,8 @@ func (s *Store) Room(ctx context.Context, rid string) (chat.Room, error) {
 // Subscription returns the user's subscription to the room (Rocket.Chat's
 // Subscriptions.findOneByRoomIdAndUserId).
 func (s *Store) Subscription(ctx context.Context, rid, uid string) (chat.Subscription, error) {
-	var sub chat.Subscription
-	if err := s.get(ctx, bucketSubs, joinKey(0, rid, uid), &sub); err != nil {
+	sub, err := getDirectory(ctx, s, bucketSubs, joinKey(0, rid, uid), cloneSubscription)
+	if err != nil {
 		return chat.Subscription{}, fmt.Errorf("boltstore: get subscription %s/%s: %w", rid, uid, err)
 	}
 	return sub, nil

@@ -80,6 +80,24 @@ func (s *Store) FileMessages(ctx context.Context, q export.MessageQuery) ([]chat
 	return msgs, more, nil
 }
 
+// firstPageCap is how many messages a page's slice holds before it first
+// grows. A small export's page (a month of a quiet room, a room's few file
+// messages) fits, where a slice of the whole limit — 500 messages, 136 KB
+// zeroed — was allocated for every page, the biggest allocation of a small
+// export.
+const firstPageCap = 64
+
+// pageGrowth is how many more messages a full page slice of n makes room
+// for: firstPageCap at first (the whole limit when it is at most twice
+// that), then the rest of the limit at once (one copy of firstPageCap
+// messages for a full page), never more than 1024 at a time.
+func pageGrowth(n, limit int) int {
+	if n == 0 && limit > 2*firstPageCap {
+		return firstPageCap
+	}
+	return min(limit-n, 1024)
+}
+
 // page reads one page of q from the keys of bucket: the messages bucket
 // itself, or an index of it whose keys are message keys.
 func (s *Store) page(ctx context.Context, q export.MessageQuery, bucket []byte) ([]chat.Message, bool, error) {
@@ -117,7 +135,7 @@ func (s *Store) page(ctx context.Context, q export.MessageQuery, bucket []byte) 
 				}
 			}
 			if len(msgs) == cap(msgs) {
-				msgs = slices.Grow(msgs, min(q.Limit, 1024))
+				msgs = slices.Grow(msgs, pageGrowth(len(msgs), q.Limit))
 			}
 			msgs = msgs[:len(msgs)+1] // a fresh, zero slot
 			if err := decodeInto(v, &msgs[len(msgs)-1]); err != nil {

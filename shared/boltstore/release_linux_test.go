@@ -231,3 +231,35 @@ func TestMapsLineMatching(t *testing.T) {
 		}
 	}
 }
+
+// TestShortReadsKeepAHotSet: the growth of the resident set that makes a
+// long read release the file's pages (2 MiB) does not make short reads —
+// a server's lookups and small pages, which re-read the same hot set —
+// release them; a growth beyond shortReadBudget does.
+func TestShortReadsKeepAHotSet(t *testing.T) {
+	s := openTemp(t)
+	p := s.pages
+	rss, err := residentFileBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	released := func() bool { return p.base.Load() != rss-4*defaultReleaseBudget }
+	p.base.Store(rss - 4*defaultReleaseBudget) // as if 8 MiB had come in since the last release
+	p.readDone(int(shortCheckFactor*p.checkEvery), false)
+	if released() {
+		t.Fatal("short reads released after 8 MiB of growth")
+	}
+	p.readDone(int(p.checkEvery), true)
+	if !released() {
+		t.Fatal("a long read did not release after 8 MiB of growth")
+	}
+	p.base.Store(rss - shortReadBudget - defaultReleaseBudget)
+	p.readDone(int(p.checkEvery), false) // not enough short reads to look yet
+	if p.base.Load() != rss-shortReadBudget-defaultReleaseBudget {
+		t.Fatal("short reads looked at the resident set after checkEvery bytes")
+	}
+	p.readDone(int((shortCheckFactor-1)*p.checkEvery), false)
+	if p.base.Load() == rss-shortReadBudget-defaultReleaseBudget {
+		t.Fatal("short reads did not release after more than shortReadBudget of growth")
+	}
+}

@@ -116,12 +116,13 @@ type Options struct {
 // it is safe for concurrent use (bbolt serialises write transactions, and
 // readers see consistent snapshots).
 type Store struct {
-	db     *bolt.DB
-	pages  *pager // releases the file's pages that big reads map in
-	writes *group // the shared commits of Store.batch
-	jobs   creating
-	rates  rates
-	opened uint64 // the file's transaction id at Open, for Commits
+	db      *bolt.DB
+	pages   *pager // releases the file's pages that big reads map in
+	writes  *group // the shared commits of Store.batch
+	jobs    creating
+	rates   rates
+	records decodedRecords // directory records decoded before, checked against the stored bytes
+	opened  uint64         // the file's transaction id at Open, for Commits
 }
 
 // Open opens (creating if needed, with its parent directory) the database
@@ -227,11 +228,12 @@ func (s *Store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 
 // counted wraps fn to count one lookup when it ends, inside its
 // transaction: a release in a write transaction is as safe as in a read one,
-// since bbolt remaps only while committing.
+// since bbolt remaps only while committing. A lookup is a short read: what
+// fn reads beyond it goes through a meter, which says when it is long.
 func (s *Store) counted(fn func(tx *bolt.Tx) error) func(tx *bolt.Tx) error {
 	return func(tx *bolt.Tx) error {
 		err := fn(tx)
-		s.pages.readDone(lookupBytes)
+		s.pages.readDone(lookupBytes, false)
 		return err
 	}
 }

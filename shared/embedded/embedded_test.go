@@ -16,9 +16,11 @@ import (
 // export on the embedded stack — the request `make load` repeats — since on
 // a busy disk every fsync is latency: the job's creation and its completion
 // are two database commits (three when the rate limiter counts the call),
-// and the archive two fsyncs (its bytes, then the directory its name went
-// into). A new durable write on this path should be a decision, not an
-// accident; if one is needed, change the counts here and say why.
+// and the archive two syncs (its bytes, then its name: on Linux two syncs of
+// the file system that concurrent exports share, elsewhere an fsync of the
+// file and one of its directory; alone, an export pays both). A new durable
+// write on this path should be a decision, not an accident; if one is
+// needed, change the counts here and say why.
 func TestSmallExportDurableWrites(t *testing.T) {
 	ctx := t.Context()
 	st, err := Open(t.TempDir(), export.Config{RateLimit: 1000}, slog.New(slog.DiscardHandler))

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -333,28 +334,66 @@ func recordSyncs(s *Store, key string) *syncLog {
 		l.events = append(l.events, "dir "+rel(dir)+placed())
 		syncDir(dir)
 	}
+	if all := wholeSync(s.dir); all != nil {
+		s.syncAll = func() error {
+			l.events = append(l.events, "all"+placed())
+			return all()
+		}
+	}
 	return l
 }
 
-// TestSyncsAreTheOnesDurabilityNeeds: a small object costs two syncs — the
-// file before its name appears, then the directory that holds the name —
-// and a resumable upload syncs the temporary directory once, with its first
-// part, when Persisted starts reporting progress that must survive a crash.
+// TestSyncsAreTheOnesDurabilityNeeds: a small object costs two syncs — of
+// its bytes before its name appears, then of the name — and a resumable
+// upload syncs the temporary directory once, with its first part, when
+// Persisted starts reporting progress that must survive a crash. Where the
+// store shares syncs of the whole file system (Linux), the object's two are
+// such syncs; without them, the file and then the directory holding the name.
 func TestSyncsAreTheOnesDurabilityNeeds(t *testing.T) {
+	modes := []struct {
+		name        string
+		shared      bool
+		before      func(tmp string) string // the sync before the rename
+		afterPlaced string                  // the sync after it
+	}{
+		{"per file", false, func(tmp string) string { return "file .tmp/" + tmp }, ""},
+		{"shared", true, func(string) string { return "all" }, "all (placed)"},
+	}
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			s := newUploadStore(t)
+			if m.shared && s.shared == nil {
+				t.Logf("no shared sync on %s: the per-file mode is the store's", runtime.GOOS)
+				return
+			}
+			if !m.shared {
+				s.shared = nil
+			}
+			syncsAreTheOnesDurabilityNeeds(t, s, m.before, m.afterPlaced)
+		})
+	}
+}
+
+func syncsAreTheOnesDurabilityNeeds(t *testing.T, s *Store, before func(tmp string) string, afterPlaced string) {
 	ctx := t.Context()
-	s := newUploadStore(t)
 	log := recordSyncs(s, "exports/j1/a.zip")
 	w, err := s.Create(ctx, "exports/j1/a.zip", export.ObjectInfo{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	tmp := ""
+	if ents, _ := os.ReadDir(filepath.Join(s.dir, tmpDir)); len(ents) == 1 {
+		tmp = ents[0].Name()
+	}
 	io.WriteString(w, "small archive")
 	if err := w.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(log.events, "; "); len(log.events) != 2 || !strings.HasPrefix(got, "file .tmp/") ||
-		strings.Contains(log.events[0], "placed") || log.events[1] != "dir exports/j1 (placed)" {
-		t.Errorf("Create+Commit synced: %s; want the temporary file, then exports/j1 once the object is in place", got)
+	if afterPlaced == "" {
+		afterPlaced = "dir exports/j1 (placed)"
+	}
+	if want := []string{before(tmp), afterPlaced}; !slices.Equal(log.events, want) {
+		t.Errorf("Create+Commit synced %v, want %v: the bytes, then the name once the object is in place", log.events, want)
 	}
 
 	log = recordSyncs(s, "exports/j2/b.zip")
@@ -372,7 +411,7 @@ func TestSyncsAreTheOnesDurabilityNeeds(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tmp := filepath.Base(uploadFiles(t, s, "exports/j2/b.zip")[0])
+	tmp = filepath.Base(uploadFiles(t, s, "exports/j2/b.zip")[0])
 	want := []string{"file .tmp/" + tmp, "dir .tmp", "file .tmp/" + tmp, "file .tmp/" + tmp}
 	if !slices.Equal(log.events, want) {
 		t.Errorf("three parts synced %v, want %v", log.events, want)
@@ -392,7 +431,10 @@ func TestSyncsAreTheOnesDurabilityNeeds(t *testing.T) {
 	if err := r.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	want = []string{"file .tmp/" + tmp, "file .tmp/" + tmp, "dir exports/j2 (placed)"}
+	if afterPlaced == "dir exports/j1 (placed)" {
+		afterPlaced = "dir exports/j2 (placed)"
+	}
+	want = []string{"file .tmp/" + tmp, before(tmp), afterPlaced}
 	if !slices.Equal(log.events, want) {
 		t.Errorf("resumed upload synced %v, want %v", log.events, want)
 	}
