@@ -199,7 +199,7 @@ func (e *exporter) open(ctx context.Context) error {
 		return fmt.Errorf("start upload %s: %w", e.job.Key, err)
 	}
 	e.up = up
-	e.pipe = newZipPipe(zipstream.NewWriter(up, zipstream.Options{}), up)
+	e.pipe = newZipPipe(zipstream.NewWriter(up, zipstream.Options{}), up, &e.s.chunks)
 	e.cp = checkpoint{Version: 1, Phase: phaseDocument, Skipped: []manifestSkip{}}
 	if e.job.Format == chat.FormatJSON {
 		if err := e.pipe.Create(documentName(e.room, e.job.Format), zip.Deflate, e.at); err != nil {
@@ -227,7 +227,7 @@ func (e *exporter) resume(ctx context.Context, cp checkpoint, hdr render.Header)
 		up.Abort()
 		return fmt.Errorf("resume archive: %w", err)
 	}
-	e.up, e.pipe, e.cp, e.saved = up, newZipPipe(zw, up), cp, cp.Persisted
+	e.up, e.pipe, e.cp, e.saved = up, newZipPipe(zw, up, &e.s.chunks), cp, cp.Persisted
 	e.pipe.in, e.snapIn = cp.In, cp.In
 	e.cp.Upload, e.cp.Persisted = nil, 0
 	if cp.Phase != phaseDocument {

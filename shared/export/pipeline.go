@@ -18,7 +18,7 @@ type zipPipe struct {
 	ops  chan zipOp
 	in   int64 // bytes written into the pipe, ever (restored on resume)
 	buf  []byte
-	pool sync.Pool
+	pool *sync.Pool // of *[]byte with pipeChunk capacity (Service.chunks)
 	err  atomic.Pointer[error]
 	done chan struct{}
 	zw   *zipstream.Writer
@@ -58,15 +58,19 @@ type zipReply struct {
 // pipeChunk is how much rendered output is handed over at a time.
 const pipeChunk = 64 << 10
 
-func newZipPipe(zw *zipstream.Writer, up Upload) *zipPipe {
-	p := &zipPipe{ops: make(chan zipOp, 8), done: make(chan struct{}), zw: zw, up: up}
-	p.pool.New = func() any { b := make([]byte, 0, pipeChunk); return &b }
+func newZipPipe(zw *zipstream.Writer, up Upload, pool *sync.Pool) *zipPipe {
+	p := &zipPipe{ops: make(chan zipOp, 8), done: make(chan struct{}), zw: zw, up: up, pool: pool}
 	p.buf = p.newBuf()
 	go p.loop()
 	return p
 }
 
-func (p *zipPipe) newBuf() []byte { return (*p.pool.Get().(*[]byte))[:0] }
+func (p *zipPipe) newBuf() []byte {
+	if b, ok := p.pool.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, pipeChunk)
+}
 
 func (p *zipPipe) failed() error {
 	if e := p.err.Load(); e != nil {

@@ -6,6 +6,7 @@ package export
 
 import (
 	"crypto/rand"
+	"sync"
 	"time"
 
 	"github.com/rooms-export/rooms-export/shared/render"
@@ -92,6 +93,12 @@ type Service struct {
 
 	Now   func() time.Time // the one clock; time.Now when nil
 	NewID func() string    // job ids; random 17-char Rocket.Chat-style ids when nil
+
+	// chunks are the ZIP pipes' buffers of rendered output (pipeChunk
+	// bytes), shared by the exports a process runs one after another: a
+	// server of many small exports would otherwise allocate and clear
+	// them anew for every one.
+	chunks sync.Pool
 }
 
 func (s *Service) now() time.Time {

@@ -1,7 +1,6 @@
 package zipstream
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"encoding"
 	"encoding/hex"
@@ -110,7 +109,7 @@ func Resume(w io.Writer, s State, opts Options) (*Writer, error) {
 		return nil, fmt.Errorf("zipstream: resume: %w", err)
 	}
 	z := &Writer{
-		bw:    bufio.NewWriterSize(w, bufferSize),
+		bw:    newOutput(w),
 		n:     s.Offset,
 		level: level,
 		limit: limit,

@@ -47,6 +47,7 @@ import (
 	"io/fs"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -173,7 +174,7 @@ type entry struct {
 // NewWriter returns a Writer that writes an archive to w. An unsupported
 // Options.Level is reported by the first Create.
 func NewWriter(w io.Writer, opts Options) *Writer {
-	z := &Writer{bw: bufio.NewWriterSize(w, bufferSize), limit: opts.limit()}
+	z := &Writer{bw: newOutput(w), limit: opts.limit()}
 	level, err := opts.level()
 	if err != nil {
 		z.err = fmt.Errorf("zipstream: new writer: %w", err)
@@ -395,7 +396,27 @@ func (z *Writer) Close() error {
 		return z.stick(fmt.Errorf("zipstream: close: %w", err))
 	}
 	z.closed = true
+	z.bw.Reset(nil)
+	outputBuffers.Put(z.bw)
+	z.bw = nil // nothing writes after Close: Write has no entry, Create and Checkpoint refuse
 	return nil
+}
+
+// outputBuffers are the Writers' output buffers (bufferSize bytes), handed
+// back by Close for the next archive: a process that writes many small
+// archives would otherwise allocate and clear one for each.
+var outputBuffers sync.Pool // of *bufio.Writer
+
+// newOutput is a buffer of bufferSize bytes in front of w.
+func newOutput(w io.Writer) *bufio.Writer {
+	bw, ok := outputBuffers.Get().(*bufio.Writer)
+	if !ok {
+		// not NewWriterSize(w, ...), which hands back w itself when w is
+		// a big enough bufio.Writer: Close would then pool the caller's
+		bw = bufio.NewWriterSize(io.Discard, bufferSize)
+	}
+	bw.Reset(w)
+	return bw
 }
 
 // Entries returns the finished entries in archive order. The open entry is

@@ -1,6 +1,8 @@
 package zipstream
 
 import (
+	"archive/zip"
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -299,5 +301,42 @@ func TestUnsupportedLevel(t *testing.T) {
 		if _, err := (Options{Level: level}).level(); err != nil {
 			t.Fatalf("level %d refused: %v", level, err)
 		}
+	}
+}
+
+// TestOutputBufferOfTheCallerNotPooled: a destination that is itself a
+// bufio.Writer stays the caller's after Close; the next archive gets a
+// buffer of its own.
+func TestOutputBufferOfTheCallerNotPooled(t *testing.T) {
+	var first, second bytes.Buffer
+	dest := bufio.NewWriterSize(&first, 1<<20)
+	z := NewWriter(dest, Options{})
+	if _, err := z.Create("a.txt", Store, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := z.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	z2 := NewWriter(&second, Options{})
+	if _, err := z2.Create("b.txt", Store, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := z2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dest.Write([]byte("still mine")); err != nil {
+		t.Fatal(err)
+	}
+	if err := dest.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasSuffix(first.Bytes(), []byte("still mine")) || second.Len() == 0 {
+		t.Fatalf("the caller's buffer was reused: first %d bytes, second %d", first.Len(), second.Len())
+	}
+	if _, err := zip.NewReader(bytes.NewReader(first.Bytes()[:first.Len()-len("still mine")]), int64(first.Len()-len("still mine"))); err != nil {
+		t.Fatalf("first archive: %v", err)
 	}
 }
