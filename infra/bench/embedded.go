@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -42,6 +44,13 @@ type exportRow struct {
 	Bytes       int64   `json:"bytes"`
 	PeakRSSKiB  int64   `json:"peakRssKiB"`  // VmHWM at the end of the export
 	PeakAnonKiB int64   `json:"peakAnonKiB"` // largest RssAnon sampled during it
+	// PeakLiveKiB is the largest live heap (runtime/metrics
+	// /gc/heap/live:bytes) sampled, with -memprofile only.
+	PeakLiveKiB int64 `json:"peakLiveKiB,omitempty"`
+	// AtPeakAnon is what the Go runtime held when RssAnon peaked: its
+	// runtime/metrics /memory/classes/ of 1 MiB or more ("heap/free 8 MiB,
+	// ..."), with -memprofile only.
+	AtPeakAnon string `json:"atPeakAnon,omitempty"`
 }
 
 // rate is messages per second.
@@ -70,18 +79,21 @@ func benchEmbedded(ctx context.Context, o options, n int, progress io.Writer) ([
 	var rows []exportRow
 	for _, format := range o.formats {
 		fmt.Fprintf(progress, "bench: exporting %s messages as %s in a child process ... ", thousands(n), format)
-		var profile string
+		var prof profiles
 		if o.profile != "" {
-			profile = filepath.Join(o.profile, fmt.Sprintf("%d-%s.pprof", n, format))
+			prof.cpu = filepath.Join(o.profile, fmt.Sprintf("%d-%s.pprof", n, format))
+		}
+		if o.memprofile != "" {
+			prof.heap = filepath.Join(o.memprofile, fmt.Sprintf("%d-%s.heap.pprof", n, format))
 		}
 		var runs []exportRow
 		for i := range o.runs {
 			if err := warm(filepath.Join(dir, dbFile)); err != nil {
 				return nil, err
 			}
-			p := profile
+			p := prof
 			if i > 0 {
-				p = "" // the first run's profile
+				p = profiles{} // the first run's profiles
 			}
 			row, err := runChild(ctx, o.exe, dir, format, n, o.seed, p)
 			if err != nil {
@@ -89,6 +101,9 @@ func benchEmbedded(ctx context.Context, o options, n int, progress io.Writer) ([
 				return nil, err
 			}
 			fmt.Fprintf(progress, "%.2f s ", row.Seconds)
+			if o.memprofile != "" {
+				fmt.Fprintf(progress, "(peak live heap %.1f MiB; at peak anon: %s) ", float64(row.PeakLiveKiB)/1024, row.AtPeakAnon)
+			}
 			runs = append(runs, row)
 		}
 		fmt.Fprintln(progress)
@@ -150,12 +165,20 @@ func warm(path string) error {
 	return nil
 }
 
+// profiles are the files a child writes its profiles to; empty: none.
+type profiles struct {
+	cpu  string // a CPU profile of the export
+	heap string // a heap profile taken when the live heap peaked
+}
+
 // runChild re-executes this binary to run one export and reads its result.
-// A non-empty profile is the file the child writes its CPU profile to.
-func runChild(ctx context.Context, exe, dir, format string, n int, seed uint64, profile string) (exportRow, error) {
+func runChild(ctx context.Context, exe, dir, format string, n int, seed uint64, prof profiles) (exportRow, error) {
 	args := []string{childArg, "-dir", dir, "-format", format, "-messages", strconv.Itoa(n), "-seed", strconv.FormatUint(seed, 10)}
-	if profile != "" {
-		args = append(args, "-cpuprofile", profile)
+	if prof.cpu != "" {
+		args = append(args, "-cpuprofile", prof.cpu)
+	}
+	if prof.heap != "" {
+		args = append(args, "-memprofile", prof.heap)
 	}
 	cmd := exec.CommandContext(ctx, exe, args...)
 	var out, errOut bytes.Buffer
@@ -183,8 +206,15 @@ func childMain(args []string, stdout, stderr io.Writer) int {
 	n := fs.Int("messages", 0, "messages the room holds")
 	seed := fs.Uint64("seed", 1, "seed the room was generated with")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the export to this file")
+	memprofile := fs.String("memprofile", "", "write a heap profile, taken when the live heap peaked, to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *memprofile != "" {
+		// Finer than the default 512 KiB sampling, so that buffers of a
+		// few hundred KiB are attributed; it slows allocation a little,
+		// so only runs that ask for the profile pay for it.
+		runtime.MemProfileRate = 16 << 10
 	}
 	if *cpuprofile != "" {
 		stop, err := startCPUProfile(*cpuprofile)
@@ -194,7 +224,7 @@ func childMain(args []string, stdout, stderr io.Writer) int {
 		}
 		defer stop()
 	}
-	row, err := exportOnce(context.Background(), *dir, *format, *n, *seed)
+	row, err := exportOnce(context.Background(), *dir, *format, *n, *seed, *memprofile)
 	if err != nil {
 		fmt.Fprintln(stderr, "bench child:", err)
 		return 1
@@ -219,8 +249,10 @@ func startCPUProfile(path string) (stop func(), err error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
-func exportOnce(ctx context.Context, dir, format string, n int, seed uint64) (exportRow, error) {
-	sampler := startRSSSampler(10 * time.Millisecond)
+// exportOnce runs the export; a non-empty memprofile is the file the heap
+// profile of the peak live heap goes to.
+func exportOnce(ctx context.Context, dir, format string, n int, seed uint64, memprofile string) (exportRow, error) {
+	sampler := startRSSSampler(10*time.Millisecond, memprofile != "")
 	stack, err := embedded.Open(dir, export.Config{InlineBudget: 24 * time.Hour}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return exportRow{}, err
@@ -244,14 +276,20 @@ func exportOnce(ctx context.Context, dir, format string, n int, seed uint64) (ex
 	if job.Status != chat.JobDone || job.Exported != int64(n) {
 		return exportRow{}, fmt.Errorf("export ended %s with %d of %d messages: %s", job.Status, job.Exported, n, job.Error)
 	}
-	anon := sampler.stop()
+	peak := sampler.stop()
 	st, err := readStatus()
 	if err != nil {
 		return exportRow{}, err
 	}
+	if memprofile != "" {
+		if err := os.WriteFile(memprofile, peak.heap, 0o644); err != nil {
+			return exportRow{}, fmt.Errorf("heap profile: %w", err)
+		}
+	}
 	return exportRow{
 		Messages: n, Format: format, Seconds: elapsed.Seconds(), Bytes: job.Bytes,
-		PeakRSSKiB: st["VmHWM"], PeakAnonKiB: max(anon, st["RssAnon"]),
+		PeakRSSKiB: st["VmHWM"], PeakAnonKiB: max(peak.anon, st["RssAnon"]), PeakLiveKiB: peak.live >> 10,
+		AtPeakAnon: peak.classes,
 	}, nil
 }
 
@@ -265,23 +303,72 @@ func exportBody(h gen.Header, format string) ([]byte, error) {
 // rssSampler polls RssAnon: /proc has a high-water mark for the whole RSS
 // only (VmHWM), which also counts the pages of the bbolt file the export
 // maps and reads; the anonymous part is the memory the process allocated.
+// With heap set it also follows the live heap (runtime/metrics) and keeps
+// a heap profile taken at its largest sample: what the memory at the peak
+// is made of. The profile is as of the last GC, which is what "live" is.
 type rssSampler struct {
 	done chan struct{}
-	max  chan int64
+	max  chan samplePeak
 }
 
-func startRSSSampler(every time.Duration) *rssSampler {
-	s := &rssSampler{done: make(chan struct{}), max: make(chan int64, 1)}
+// samplePeak is what a sampler saw: the largest RssAnon in KiB, and with
+// heap profiling the largest live heap in bytes and the profile taken then.
+type samplePeak struct {
+	anon    int64
+	live    int64
+	heap    []byte
+	classes string // the runtime's memory classes at the largest RssAnon
+}
+
+func startRSSSampler(every time.Duration, heap bool) *rssSampler {
+	s := &rssSampler{done: make(chan struct{}), max: make(chan samplePeak, 1)}
 	go func() {
-		var peak int64
+		var peak samplePeak
+		live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		var classes []metrics.Sample
+		if heap {
+			for _, d := range metrics.All() {
+				if strings.HasPrefix(d.Name, "/memory/classes/") && d.Name != "/memory/classes/total:bytes" {
+					classes = append(classes, metrics.Sample{Name: d.Name})
+				}
+			}
+		}
+		var buf bytes.Buffer
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
-			if st, err := readStatus(); err == nil {
-				peak = max(peak, st["RssAnon"])
+			if st, err := readStatus(); err == nil && st["RssAnon"] > peak.anon {
+				peak.anon = st["RssAnon"]
+				if heap {
+					metrics.Read(classes)
+					var parts []string
+					for _, c := range classes {
+						if mib := c.Value.Uint64() >> 20; mib > 0 {
+							name := strings.TrimSuffix(strings.TrimPrefix(c.Name, "/memory/classes/"), ":bytes")
+							parts = append(parts, fmt.Sprintf("%s %d MiB", name, mib))
+						}
+					}
+					peak.classes = strings.Join(parts, ", ")
+				}
+			}
+			if heap {
+				metrics.Read(live)
+				if v := int64(live[0].Value.Uint64()); v > peak.live {
+					buf.Reset()
+					if err := pprof.Lookup("heap").WriteTo(&buf, 0); err == nil {
+						peak.live, peak.heap = v, slices.Clone(buf.Bytes())
+					}
+				}
 			}
 			select {
 			case <-s.done:
+				if heap && peak.heap == nil {
+					// No collection yet, so no live heap measured: the
+					// profile is still what was allocated.
+					if err := pprof.Lookup("heap").WriteTo(&buf, 0); err == nil {
+						peak.heap = buf.Bytes()
+					}
+				}
 				s.max <- peak
 				return
 			case <-t.C:
@@ -291,8 +378,8 @@ func startRSSSampler(every time.Duration) *rssSampler {
 	return s
 }
 
-// stop ends the sampling and returns the largest RssAnon seen, in KiB.
-func (s *rssSampler) stop() int64 {
+// stop ends the sampling and returns what it saw.
+func (s *rssSampler) stop() samplePeak {
 	close(s.done)
 	return <-s.max
 }

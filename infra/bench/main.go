@@ -14,6 +14,8 @@
 //	go run ./infra/bench -quick                   # tiny rooms: a smoke run
 //	go run ./infra/bench -sizes 1M -aws 0 -keep -profile /tmp/prof
 //	                                              # keep the stack, profile each export
+//	go run ./infra/bench -sizes 10k,1M -aws 0 -runs 1 -memprofile /tmp/heap
+//	                                              # heap profile at each export's peak live heap
 //
 // It measures and reports; it asserts nothing about speed.
 package main
@@ -59,6 +61,9 @@ type options struct {
 	runs    int    // exports of each room and format; the table shows the median
 	keep    bool   // keep the generated stacks (their directories are printed)
 	profile string // directory for a CPU profile of each export
+	// memprofile is a directory for a heap profile of each export, taken
+	// when its live heap peaked.
+	memprofile string
 }
 
 // Flag defaults, and what -quick turns them into.
@@ -80,6 +85,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	runs := fs.Int("runs", 3, "exports of each room and format, each in a fresh process; the table shows the median time (and the highest memory)")
 	keep := fs.Bool("keep", false, "keep the generated embedded stacks and print where they are")
 	profile := fs.String("profile", "", "write a CPU profile of each export into this directory (<messages>-<format>.pprof)")
+	memprofile := fs.String("memprofile", "", "write a heap profile of each export, taken when its live heap peaked, into this directory (<messages>-<format>.heap.pprof); the progress shows the peak live heap")
 	quick := fs.Bool("quick", false, "tiny rooms ("+quickSizes+"; AWS leg "+quickAWS+"): a smoke run")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
@@ -100,7 +106,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if *runs < 1 {
 		return options{}, fmt.Errorf("-runs: %d is not a positive count", *runs)
 	}
-	o := options{seed: *seed, dir: *dir, keep: *keep, profile: *profile, runs: *runs}
+	o := options{seed: *seed, dir: *dir, keep: *keep, profile: *profile, memprofile: *memprofile, runs: *runs}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := parseCount(s)
 		if err != nil || n <= 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -177,5 +178,27 @@ func TestMedianRun(t *testing.T) {
 	}
 	if one := median(runs[:1]); one != runs[0] {
 		t.Fatalf("median of one = %+v", one)
+	}
+}
+
+// TestMemprofileWritesTheHeapAtItsPeak runs one tiny export with
+// -memprofile: the child reports its peak live heap and leaves a heap
+// profile (gzipped protobuf, as runtime/pprof writes it) where the flag says.
+func TestMemprofileWritesTheHeapAtItsPeak(t *testing.T) {
+	dir := t.TempDir()
+	var out, progress bytes.Buffer
+	args := []string{"-sizes", "300", "-formats", "json", "-aws", "0", "-runs", "1", "-dir", t.TempDir(), "-memprofile", dir}
+	if err := run(t.Context(), args, &out, &progress); err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	if !strings.Contains(progress.String(), "peak live heap ") {
+		t.Errorf("the progress does not show the peak live heap:\n%s", progress.String())
+	}
+	prof, err := os.ReadFile(filepath.Join(dir, "300-json.heap.pprof"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(prof) < 100 || prof[0] != 0x1f || prof[1] != 0x8b {
+		t.Fatalf("the heap profile is not a gzipped pprof profile (%d bytes)", len(prof))
 	}
 }

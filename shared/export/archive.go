@@ -80,14 +80,24 @@ type exporter struct {
 	up      Upload
 	pipe    *zipPipe // the ZIP writer, in a goroutine of its own
 	doc     render.Document
-	cp      checkpoint   // the live position and counters
-	pending []checkpoint // snapshots not yet covered by durable bytes
-	saved   int64        // durable bytes at the last saved checkpoint
-	snapIn  int64        // pipe.in at the last snapshot
+	cp      checkpoint    // the live position and counters
+	pending []pendingSnap // snapshots not yet covered by durable bytes
+	saved   int64         // durable bytes at the last saved checkpoint
+	snapIn  int64         // pipe.in at the last snapshot
 
 	ahead *pageStream // the files index read during the document pass
 	seen  seenFiles   // the document pass's messages with files
 	first *firstPage  // the document's first page, when the request read it
+}
+
+// pendingSnap is a snapshot waiting for the upload's durable bytes to
+// cover it. The document's state stays a render snapshot, which shares
+// most of its memory with the live document, until the checkpoint is
+// saved: an HTML book's encoded state lists the ids of its current page
+// (hundreds of KB), and a part's worth of snapshots can be pending.
+type pendingSnap struct {
+	cp  checkpoint
+	doc json.Marshaler // encoded into cp.Doc when saved; nil between documents
 }
 
 func (e *exporter) info() ObjectInfo {
@@ -678,16 +688,17 @@ func (e *exporter) checkpoint(ctx context.Context, withDoc bool) error {
 	snap.Zip, snap.In = r.state, e.pipe.in
 	var err error
 	snap.Skipped = append([]manifestSkip{}, e.cp.Skipped...)
+	p := pendingSnap{cp: snap}
 	if withDoc {
 		ds, ok := e.doc.(render.Snapshotter)
 		if !ok {
 			return errors.New("checkpoint: the document cannot be snapshotted")
 		}
-		if snap.Doc, err = ds.Snapshot(); err != nil {
+		if p.doc, err = ds.Snapshot(); err != nil {
 			return fmt.Errorf("checkpoint document: %w", err)
 		}
 	}
-	e.pending = append(e.pending, snap)
+	e.pending = append(e.pending, p)
 	if err := e.persist(ctx, r.persisted, r.upload); err != nil {
 		return err
 	}
@@ -705,15 +716,25 @@ func (e *exporter) persist(ctx context.Context, n int64, state []byte) error {
 	}
 	best := -1
 	for i, p := range e.pending {
-		if p.Zip.Offset <= n {
+		if p.cp.Zip.Offset <= n {
 			best = i
 		}
 	}
 	if best < 0 {
 		return nil
 	}
-	cp := e.pending[best]
-	e.pending = e.pending[best+1:]
+	cp, doc := e.pending[best].cp, e.pending[best].doc
+	// Drop the saved snapshot and the older ones it supersedes, without
+	// leaving them reachable in the slice's array.
+	rest := copy(e.pending, e.pending[best+1:])
+	clear(e.pending[rest:])
+	e.pending = e.pending[:rest]
+	if doc != nil {
+		var err error
+		if cp.Doc, err = doc.MarshalJSON(); err != nil {
+			return fmt.Errorf("checkpoint document: %w", err)
+		}
+	}
 	cp.Upload, cp.Persisted = state, n
 	if err := e.saveCheckpoint(ctx, cp); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	_ "embed" // the stylesheet
 	"fmt"
 	"io"
@@ -293,6 +294,7 @@ func (d *htmlDoc) End(n int64) error {
 		return err
 	}
 	d.ended = true
+	defer d.release()
 	if err := d.endPage(true, n); err != nil {
 		return err
 	}
@@ -308,6 +310,17 @@ func (d *htmlDoc) End(n int64) error {
 	w.index(&v)
 	d.buf.Write(w)
 	return d.flush("index", "")
+}
+
+// release drops what an ended document no longer needs — the ids of its
+// last page, the prepared pages, the page and day records — so that the
+// memory is free for the rest of the export (its assets) while the
+// exporter still holds the document.
+func (d *htmlDoc) release() {
+	d.thread = threadState{maxSeen: d.thread.maxSeen}
+	d.pre.release()
+	d.pages, d.days = nil, nil
+	d.buf = bytes.Buffer{}
 }
 
 // openEntry starts a new entry and makes it the document's writer.

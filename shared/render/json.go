@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"io"
 	"slices"
 	"strconv"
@@ -95,6 +96,8 @@ func (d *jsonDoc) End(int64) error {
 		return err
 	}
 	d.ended = true
+	d.pre.release()
+	d.buf = bytes.Buffer{}
 	return nil
 }
 

@@ -25,6 +25,12 @@ type prepared struct {
 	mu    sync.Mutex
 	pages []*preparedPage
 	free  []*preparedPage // consumed pages, kept for their buffers
+	// size is the largest buffer a page has needed: a new page starts
+	// with it, instead of growing there by doubling (hundreds of KB of
+	// garbage a page, in large allocations that leave the heap
+	// fragmented). A page is new whenever the next one is prepared before
+	// the consumed one has come back, which on two cores is often.
+	size int
 }
 
 // preparedPage is one Prepare call's output: message i's bytes are
@@ -36,17 +42,18 @@ type preparedPage struct {
 	next int // the next message Message will take
 }
 
-// page returns an empty page to fill, reusing a consumed one's buffers.
-func (q *prepared) page() *preparedPage {
+// page returns an empty page to fill with n messages, reusing a consumed
+// one's buffers.
+func (q *prepared) page(n int) *preparedPage {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if n := len(q.free); n > 0 {
-		p := q.free[n-1]
-		q.free = q.free[:n-1]
+	if k := len(q.free); k > 0 {
+		p := q.free[k-1]
+		q.free = q.free[:k-1]
 		p.ids, p.ends, p.buf, p.next = p.ids[:0], p.ends[:0], p.buf[:0], 0
 		return p
 	}
-	return &preparedPage{}
+	return &preparedPage{ids: make([]string, 0, n), ends: make([]int, 0, n), buf: make([]byte, 0, q.size)}
 }
 
 // add appends one message's bytes, rendered by render, to the page.
@@ -63,6 +70,7 @@ func (q *prepared) push(p *preparedPage) {
 	}
 	q.mu.Lock()
 	q.pages = append(q.pages, p)
+	q.size = max(q.size, min(len(p.buf)+len(p.buf)/8, maxKeptBuffer))
 	q.mu.Unlock()
 }
 
@@ -94,9 +102,17 @@ func (q *prepared) take(id string) ([]byte, bool) {
 	return p.buf[start:p.ends[i]], true
 }
 
+// release drops the queue's pages once the document has ended: no
+// Prepare or Message follows.
+func (q *prepared) release() {
+	q.mu.Lock()
+	q.pages, q.free = nil, nil
+	q.mu.Unlock()
+}
+
 // Prepare renders the messages' JSON lines ahead of Message.
 func (d *jsonDoc) Prepare(msgs []chat.Message) {
-	p := d.pre.page()
+	p := d.pre.page(len(msgs))
 	for i := range msgs {
 		p.add(msgs[i].ID, func(b []byte) []byte { return appendJSONLine(b, &msgs[i]) })
 	}
@@ -105,7 +121,7 @@ func (d *jsonDoc) Prepare(msgs []chat.Message) {
 
 // Prepare renders the messages' markdown bodies ahead of Message.
 func (d *htmlDoc) Prepare(msgs []chat.Message) {
-	p := d.pre.page()
+	p := d.pre.page(len(msgs))
 	for i := range msgs {
 		m := &msgs[i]
 		p.add(m.ID, func(b []byte) []byte {

@@ -102,7 +102,7 @@ func TestPreparedDocumentsAreTheSame(t *testing.T) {
 // A prepared message is only used by the message it was prepared for.
 func TestPreparedQueueMatchesIDs(t *testing.T) {
 	var q prepared
-	p := q.page()
+	p := q.page(3)
 	for _, id := range []string{"a", "b", "c"} {
 		p.add(id, func(b []byte) []byte { return append(b, "<"+id+">"...) })
 	}

@@ -13,18 +13,30 @@ import (
 // bytes the original would have written from that point.
 type Snapshotter interface {
 	Document
-	// Snapshot returns the document's state after the last message written
-	// (JSON; small: it grows with the pages and days of an HTML book, not
-	// with its messages).
-	Snapshot() ([]byte, error)
+	// Snapshot returns the document's state after the last message
+	// written, encoded (as JSON, for ResumeJSON or ResumeHTMLBook) when
+	// MarshalJSON is called, any time later: the encoding is always that
+	// of the state at the Snapshot call, while the document goes on. A
+	// snapshot is cheap to take and to keep — a few hundred bytes that
+	// share with the document what only grows (its page and day records,
+	// the ids seen on the page) — because the exporter keeps each one until
+	// the upload's durable bytes cover it, and an HTML book's encoding,
+	// which lists the up to PerPage ids of the current page, is hundreds
+	// of KB. Snapshot and MarshalJSON run on the goroutine that writes the
+	// document.
+	Snapshot() (json.Marshaler, error)
 }
 
-// Snapshot of the JSON document: it has no state beyond having begun.
-func (d *jsonDoc) Snapshot() ([]byte, error) {
+// jsonSnapshot is the JSON document's snapshot: it has no state beyond
+// having begun.
+var jsonSnapshot = json.RawMessage(`{"kind":"json"}`)
+
+// Snapshot of the JSON document.
+func (d *jsonDoc) Snapshot() (json.Marshaler, error) {
 	if err := d.check("snapshot", false); err != nil {
 		return nil, err
 	}
-	return []byte(`{"kind":"json"}`), nil
+	return jsonSnapshot, nil
 }
 
 // ResumeJSON continues a JSON document on w (the entry it was writing).
@@ -75,31 +87,68 @@ type groupSnap struct {
 	System bool      `json:"system,omitempty"`
 }
 
+// htmlMark is an HTML document's state as Snapshot took it. The records of
+// the pages and days before the last ones, and the ids seen on the page,
+// are prefixes of the document's slices, which only grow (a new page
+// gets a new id slice): only the last page and day records, which the
+// document goes on counting in, are copied.
+type htmlMark struct {
+	s        htmlSnapshot // all but Pages, Days and Seen
+	pages    []pageStat   // all but the last page
+	lastPage pageStat
+	days     []dayStat // all but the last day
+	lastDay  dayStat
+	haveDay  bool
+	seen     []byte // a threadState.order
+}
+
 // Snapshot of the HTML document: pages, days, grouping and thread state.
-func (d *htmlDoc) Snapshot() ([]byte, error) {
+func (d *htmlDoc) Snapshot() (json.Marshaler, error) {
 	if err := d.check("snapshot", false); err != nil {
 		return nil, err
 	}
-	s := htmlSnapshot{Kind: "html", Paged: d.paged, Count: d.count, Page: d.page, LastDay: d.lastDay}
-	for _, p := range d.pages {
-		s.Pages = append(s.Pages, pageSnap{FirstID: p.firstID, FirstTS: p.firstTS, LastTS: p.lastTS, FirstNo: p.firstNo, Count: p.count})
+	m := &htmlMark{
+		s:    htmlSnapshot{Kind: "html", Paged: d.paged, Count: d.count, Page: d.page, LastDay: d.lastDay},
+		seen: d.thread.order[:len(d.thread.order):len(d.thread.order)],
 	}
-	for _, day := range d.days {
-		s.Days = append(s.Days, daySnap{Day: day.iso, Page: day.page, LastPage: day.lastPage, Count: day.count})
+	if n := len(d.pages); n > 0 {
+		m.pages, m.lastPage = d.pages[:n-1:n-1], d.pages[n-1]
+	}
+	if n := len(d.days); n > 0 {
+		m.days, m.lastDay, m.haveDay = d.days[:n-1:n-1], d.days[n-1], true
 	}
 	if d.havePrev {
 		p := d.prev
-		s.Prev = &groupSnap{Author: p.author, Thread: p.thread, Day: p.day, TS: p.ts, System: p.system}
-	}
-	for id := range d.thread.seen {
-		s.Seen = append(s.Seen, id)
+		m.s.Prev = &groupSnap{Author: p.author, Thread: p.thread, Day: p.day, TS: p.ts, System: p.system}
 	}
 	if len(d.thread.quoted) > 0 {
-		s.Quoted = map[string][2]string{}
+		m.s.Quoted = make(map[string][2]string, len(d.thread.quoted))
 		for id, q := range d.thread.quoted {
-			s.Quoted[id] = [2]string{q.replyID, q.where}
+			m.s.Quoted[id] = [2]string{q.replyID, q.where}
 		}
 	}
+	return m, nil
+}
+
+// MarshalJSON encodes the snapshot (an htmlSnapshot).
+func (m *htmlMark) MarshalJSON() ([]byte, error) {
+	s := m.s
+	s.Pages = make([]pageSnap, 0, len(m.pages)+1)
+	for _, p := range m.pages {
+		s.Pages = append(s.Pages, pageSnap{FirstID: p.firstID, FirstTS: p.firstTS, LastTS: p.lastTS, FirstNo: p.firstNo, Count: p.count})
+	}
+	if s.Page > 0 {
+		p := m.lastPage
+		s.Pages = append(s.Pages, pageSnap{FirstID: p.firstID, FirstTS: p.firstTS, LastTS: p.lastTS, FirstNo: p.firstNo, Count: p.count})
+	}
+	days := m.days
+	if m.haveDay {
+		days = append(days, m.lastDay) // the capacity is len: a copy, never the document's array
+	}
+	for _, day := range days {
+		s.Days = append(s.Days, daySnap{Day: day.iso, Page: day.page, LastPage: day.lastPage, Count: day.count})
+	}
+	s.Seen = seenIDs(m.seen)
 	return json.Marshal(s)
 }
 

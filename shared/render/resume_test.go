@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"testing"
@@ -27,7 +28,9 @@ func resumedBook(t *testing.T, opts BookOptions, h Header, msgs []chat.Message, 
 		if cuts[i] {
 			snap, err := d.(Snapshotter).Snapshot()
 			must(t, err)
-			if d, err = ResumeHTMLBook(open, opts, h, e.data[cur], snap); err != nil {
+			b, err := snap.MarshalJSON()
+			must(t, err)
+			if d, err = ResumeHTMLBook(open, opts, h, e.data[cur], b); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -81,7 +84,9 @@ func TestResumedJSONEqualsUninterrupted(t *testing.T) {
 		if i == len(msgs)/2 {
 			snap, err := d.(Snapshotter).Snapshot()
 			must(t, err)
-			if d, err = ResumeJSON(&got, snap); err != nil {
+			b, err := snap.MarshalJSON()
+			must(t, err)
+			if d, err = ResumeJSON(&got, b); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -90,6 +95,74 @@ func TestResumedJSONEqualsUninterrupted(t *testing.T) {
 	must(t, d.End(int64(len(msgs))))
 	if !bytes.Equal(got.Bytes(), want.Bytes()) {
 		t.Fatal("JSON differs after resuming")
+	}
+}
+
+// TestSnapshotsKeptWhileTheDocumentGoesOn takes snapshots as the exporter
+// does and encodes each only after the document has gone on (over page and
+// day boundaries): the encoding must be that of the state at the Snapshot
+// call, and resuming from it must write what the document wrote.
+func TestSnapshotsKeptWhileTheDocumentGoesOn(t *testing.T) {
+	msgs := generated(95, 37*time.Minute)
+	opts := BookOptions{PerPage: 20, BaseName: "GENERAL"}
+	h := sampleHeader(time.UTC)
+	h.Total = int64(len(msgs))
+	want := renderBook(t, opts, h.Total, time.UTC, msgs)
+
+	type kept struct {
+		at      int    // messages written before the snapshot
+		entry   string // the entry being written then
+		written int    // its bytes then
+		now     []byte // the snapshot encoded at once
+		snap    json.Marshaler
+	}
+	var snaps []kept
+	var cur string
+	e := newEntries()
+	d := NewHTMLBook(func(name string) (io.Writer, error) { cur = name; return e.open(name) }, opts)
+	must(t, d.Begin(h))
+	for i, m := range msgs {
+		if i%7 == 1 {
+			snap, err := d.(Snapshotter).Snapshot()
+			must(t, err)
+			now, err := snap.MarshalJSON()
+			must(t, err)
+			snaps = append(snaps, kept{at: i, entry: cur, written: e.data[cur].Len(), now: now, snap: snap})
+		}
+		must(t, d.Message(m))
+	}
+	must(t, d.End(int64(len(msgs))))
+
+	for _, k := range snaps {
+		later, err := k.snap.MarshalJSON()
+		must(t, err)
+		if !bytes.Equal(later, k.now) {
+			t.Fatalf("the snapshot after %d messages encodes differently once the document went on:\n%s\nwant\n%s", k.at, later, k.now)
+		}
+		r := newEntries()
+		for _, name := range want.names {
+			w, err := r.open(name)
+			must(t, err)
+			if name == k.entry {
+				w.Write(want.data[name].Bytes()[:k.written])
+				break
+			}
+			w.Write(want.data[name].Bytes())
+		}
+		rd, err := ResumeHTMLBook(r.open, opts, h, r.data[k.entry], later)
+		must(t, err)
+		for _, m := range msgs[k.at:] {
+			must(t, rd.Message(m))
+		}
+		must(t, rd.End(int64(len(msgs))))
+		if fmt.Sprint(r.names) != fmt.Sprint(want.names) {
+			t.Fatalf("resumed after %d messages: entries %v, want %v", k.at, r.names, want.names)
+		}
+		for _, name := range want.names {
+			if !bytes.Equal(r.data[name].Bytes(), want.data[name].Bytes()) {
+				t.Fatalf("%s differs after resuming from the snapshot taken after %d messages", name, k.at)
+			}
+		}
 	}
 }
 

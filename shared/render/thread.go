@@ -1,6 +1,7 @@
 package render
 
 import (
+	"encoding/binary"
 	"errors"
 	"strings"
 	"time"
@@ -67,7 +68,13 @@ const maxParentCache = 1024
 // PerPage messages; past twice that, lookups take over), the outside
 // parents already quoted on it, and a bounded cache of lookups.
 type threadState struct {
-	seen    map[string]struct{}
+	seen map[string]struct{}
+	// order is seen's ids in the order they were seen, each after its
+	// length as a uvarint: a snapshot keeps a prefix of it (it only grows
+	// until the next page replaces it) instead of a copy of the set. Bytes,
+	// not strings: the exporter keeps the snapshots of up to a part of
+	// output, which spans several pages, each of ten thousand ids.
+	order   []byte
 	maxSeen int
 	quoted  map[string]quotedParent
 	cache   map[string]parentHit
@@ -83,14 +90,47 @@ type quotedParent struct {
 // page should hold: the id set gets room for them at once (up to maxSeen)
 // instead of growing step by step, which cost more than rendering.
 func (t *threadState) newPage(expect int64) {
-	t.seen = make(map[string]struct{}, min(max(expect, 0), int64(t.maxSeen)))
+	n := min(max(expect, 0), int64(t.maxSeen))
+	if t.seen == nil {
+		t.seen = make(map[string]struct{}, n)
+	} else {
+		clear(t.seen) // keeps its room: a book's pages are alike
+	}
+	// A new slice, not the old one emptied: snapshots may hold the old.
+	t.order = make([]byte, 0, n*idBytes)
 	t.quoted = map[string]quotedParent{}
 }
 
+// saw records id as on the page. It keeps a copy: a store may hand out
+// ids that share memory with the rest of their message (the embedded
+// store's decoded records), which the page's ten thousand ids would
+// otherwise keep alive.
 func (t *threadState) saw(id string) {
-	if len(t.seen) < t.maxSeen {
+	if n := len(t.seen); n < t.maxSeen {
+		if _, ok := t.seen[id]; ok {
+			return
+		}
+		id = strings.Clone(id)
 		t.seen[id] = struct{}{}
+		t.order = binary.AppendUvarint(t.order, uint64(len(id)))
+		t.order = append(t.order, id...)
 	}
+}
+
+// idBytes is what an id takes in threadState.order: a Rocket.Chat id is 17
+// characters, after one byte of length.
+const idBytes = 18
+
+// seenIDs decodes the ids of a threadState.order.
+func seenIDs(order []byte) []string {
+	var ids []string
+	for len(order) > 0 {
+		n, k := binary.Uvarint(order)
+		order = order[k:]
+		ids = append(ids, string(order[:n]))
+		order = order[n:]
+	}
+	return ids
 }
 
 // threadView decides how a reply shows its parent: a link when the parent

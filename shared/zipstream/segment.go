@@ -109,37 +109,47 @@ func fill(seg *[]byte, p []byte) []byte {
 
 // submit compresses in as the next segment; emit receives the compressed
 // bytes of every segment in order. With one worker it runs at once; with
-// more it runs in the background and submit only emits the segments that
-// are done at the head of the queue, waiting for the oldest when workers
-// segments are already in flight.
+// more it runs in the background, after submit has emitted the segments
+// that are done at the head of the queue and, when workers segments are
+// already being compressed, waited for the oldest: at most workers
+// compressions (each a flate writer of ~0.8 MB and the segment's input and
+// output) are ever alive at once. Starting one more before waiting would
+// gain nothing on a machine of workers cores and cost a compressor's
+// memory.
 func (c *compressors) submit(in []byte, final bool, emit func([]byte) error) error {
 	s := &segment{in: in, final: final}
 	if c.workers == 1 {
 		c.compress(s)
 		return c.finish(s, emit)
 	}
-	s.done = make(chan struct{})
-	c.pending = append(c.pending, s)
-	go func() {
-		c.compress(s)
-		close(s.done)
-	}()
 	for len(c.pending) > 0 {
 		head := c.pending[0]
-		if len(c.pending) <= c.workers {
+		if len(c.pending) < c.workers {
 			select {
 			case <-head.done:
 			default:
-				return nil
+				return c.start(s)
 			}
 		} else {
 			<-head.done
 		}
 		c.pending = c.pending[1:]
 		if err := c.finish(head, emit); err != nil {
+			c.release(s)
 			return err
 		}
 	}
+	return c.start(s)
+}
+
+// start compresses s in the background, queued after the pending segments.
+func (c *compressors) start(s *segment) error {
+	s.done = make(chan struct{})
+	c.pending = append(c.pending, s)
+	go func() {
+		c.compress(s)
+		close(s.done)
+	}()
 	return nil
 }
 
