@@ -199,6 +199,7 @@ func runChild(ctx context.Context, exe, dir, format string, n int, seed uint64, 
 // job ended done with every message, and prints an exportRow as JSON — with
 // the process's own peak RSS, read at the end.
 func childMain(args []string, stdout, stderr io.Writer) int {
+	embedded.TuneRuntime(os.Getenv) // export as the local server does
 	fs := flag.NewFlagSet(childArg, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", "", "data directory of the embedded stack")

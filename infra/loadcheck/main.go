@@ -31,9 +31,11 @@ import (
 	"time"
 
 	"github.com/rooms-export/rooms-export/infra/bench/machine"
+	"github.com/rooms-export/rooms-export/shared/embedded"
 )
 
 func main() {
+	embedded.TuneRuntime(os.Getenv) // the local server's runtime, whose handler it serves
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	_, err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -89,6 +91,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (Result, 
 	o, err := parseOptions(args, stderr)
 	if err != nil {
 		return Result{}, err
+	}
+	if o.dir != "" {
+		if err := os.MkdirAll(o.dir, 0o700); err != nil {
+			return Result{}, fmt.Errorf("data directory: %w", err)
+		}
 	}
 	dir, err := os.MkdirTemp(o.dir, "loadcheck-")
 	if err != nil {

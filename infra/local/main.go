@@ -31,6 +31,7 @@ import (
 )
 
 func main() {
+	embedded.TuneRuntime(os.Getenv)
 	seedOnly := flag.Bool("seed", false, "load the demo workspace into DATA_DIR and exit")
 	generate := flag.Int("generate", 0, "load a generated room of this many messages into DATA_DIR, print its id and exporter's credentials as JSON, and exit (scale checks)")
 	flag.Parse()
