@@ -233,7 +233,7 @@ func TestMapsLineMatching(t *testing.T) {
 }
 
 // TestShortReadsKeepAHotSet: the growth of the resident set that makes a
-// long read release the file's pages (2 MiB) does not make short reads —
+// long read release the file's pages (1 MiB) does not make short reads —
 // a server's lookups and small pages, which re-read the same hot set —
 // release them; a growth beyond shortReadBudget does.
 func TestShortReadsKeepAHotSet(t *testing.T) {
@@ -244,10 +244,10 @@ func TestShortReadsKeepAHotSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	released := func() bool { return p.base.Load() != rss-4*defaultReleaseBudget }
-	p.base.Store(rss - 4*defaultReleaseBudget) // as if 8 MiB had come in since the last release
+	p.base.Store(rss - 4*defaultReleaseBudget) // as if 4 MiB had come in since the last release
 	p.readDone(int(shortCheckFactor*p.checkEvery), false)
 	if released() {
-		t.Fatal("short reads released after 8 MiB of growth")
+		t.Fatal("short reads released after 4 MiB of growth")
 	}
 	p.readDone(int(p.checkEvery), true)
 	if !released() {
