@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -110,22 +109,29 @@ type activeMarks struct {
 
 type activeMark struct {
 	version string // stamp of the job's stored updatedAt
-	entry   string // the entry's sort key and ttl
+	entry   entryKey
+}
+
+// entryKey is what identifies a job's active-index entry item: its sort
+// key (the partition is the owner's) and its ttl.
+type entryKey struct {
+	sk  string
+	ttl int64
 }
 
 // maxActiveMarks bounds activeMarks: a long-lived process forgets jobs it
 // never saw end.
 const maxActiveMarks = 4096
 
-// entryMark is what identifies a job's active-index entry item.
-func (s *Store) entryMark(j chat.Job) string {
+// entryOf is the entry item a job has while it is active.
+func (s *Store) entryOf(j chat.Job) entryKey {
 	ttl, _ := s.jobTTL(j)
-	return activeSK(j) + "\x00" + strconv.FormatInt(ttl, 10)
+	return entryKey{activeSK(j), ttl}
 }
 
 // has reports whether the store put version prev of job id, active, after
 // writing the entry entry.
-func (a *activeMarks) has(id, prev, entry string) bool {
+func (a *activeMarks) has(id, prev string, entry entryKey) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	m, ok := a.m[id]
@@ -134,7 +140,7 @@ func (a *activeMarks) has(id, prev, entry string) bool {
 
 // set records that the store put version of job id, active, after writing
 // entry; forget drops what it knew of the job.
-func (a *activeMarks) set(id, version, entry string) {
+func (a *activeMarks) set(id, version string, entry entryKey) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.m == nil || len(a.m) >= maxActiveMarks {
@@ -143,13 +149,13 @@ func (a *activeMarks) set(id, version, entry string) {
 	a.m[id] = activeMark{version, entry}
 }
 
-// entryOf reports whether the store put version prev of job id, active,
+// putWith reports whether the store put version prev of job id, active,
 // with its entry under the sort key sk.
-func (a *activeMarks) entryOf(id, prev, sk string) bool {
+func (a *activeMarks) putWith(id, prev, sk string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	m, ok := a.m[id]
-	return ok && m.version == prev && strings.HasPrefix(m.entry, sk+"\x00")
+	return ok && m.version == prev && m.entry.sk == sk
 }
 
 func (a *activeMarks) forget(id string) {
@@ -204,7 +210,7 @@ func (s *Store) createJob(ctx context.Context, job chat.Job) error {
 		return entryErr
 	}
 	if job.Active() {
-		s.indexed.set(job.ID, stamp(job.UpdatedAt), s.entryMark(job))
+		s.indexed.set(job.ID, stamp(job.UpdatedAt), s.entryOf(job))
 	}
 	return nil
 }
@@ -259,7 +265,7 @@ func (s *Store) updateJob(ctx context.Context, job chat.Job, prevUpdatedAt time.
 	if err != nil {
 		return err
 	}
-	entry := s.entryMark(job)
+	entry := s.entryOf(job)
 	if job.Active() && !s.indexed.has(job.ID, stamp(prevUpdatedAt), entry) {
 		if err := s.putActive(ctx, job); err != nil {
 			return err
@@ -269,7 +275,7 @@ func (s *Store) updateJob(ctx context.Context, job chat.Job, prevUpdatedAt time.
 	// while the job is put (one round trip, not two). Should the put fail,
 	// the entry is put back below for a job still active.
 	var unindexed chan struct{}
-	if !job.Active() && s.indexed.entryOf(job.ID, stamp(prevUpdatedAt), activeSK(job)) {
+	if !job.Active() && s.indexed.putWith(job.ID, stamp(prevUpdatedAt), activeSK(job)) {
 		unindexed = make(chan struct{})
 		go func() {
 			defer close(unindexed)
@@ -294,25 +300,23 @@ func (s *Store) updateJob(ctx context.Context, job chat.Job, prevUpdatedAt time.
 	}
 	if err != nil {
 		s.indexed.forget(job.ID)
-	}
-	if isConditionFailed(err) {
-		// no such job, or another update won: tell which
-		stored, err := s.job(ctx, job.ID)
-		if err != nil {
+		conflict := isConditionFailed(err)
+		if !conflict && unindexed == nil {
 			return err
 		}
-		if unindexed != nil && stored.Active() {
+		// what is stored now: to tell a missing job from a lost race, and
+		// to put back the entry of a job still active
+		stored, readErr := s.job(context.WithoutCancel(ctx), job.ID)
+		if unindexed != nil && readErr == nil && stored.Active() {
 			_ = s.putActive(context.WithoutCancel(ctx), stored) // best effort
 		}
-		return chat.ErrConflict
-	}
-	if err != nil {
-		if unindexed != nil {
-			if stored, rerr := s.job(context.WithoutCancel(ctx), job.ID); rerr == nil && stored.Active() {
-				_ = s.putActive(context.WithoutCancel(ctx), stored) // best effort
-			}
+		switch {
+		case !conflict:
+			return err
+		case readErr != nil:
+			return readErr
 		}
-		return err
+		return chat.ErrConflict
 	}
 	if job.Active() {
 		s.indexed.set(job.ID, stamp(job.UpdatedAt), entry)

@@ -37,8 +37,8 @@ func TestAssetsFromTheDocumentPass(t *testing.T) {
 		wantIndex bool
 	}{{30, 10, false}, {4000, 400, true}} {
 		t.Run(fmt.Sprintf("%d-files", tc.files), func(t *testing.T) {
-			export := func(ahead int) ([]byte, int64) {
-				w := newWorld(t, exportConfig(ahead))
+			run := func(ahead int) ([]byte, int64) {
+				w := newWorld(t, export.Config{InlineBudget: time.Hour, AssetsAhead: ahead})
 				seed(t, w)
 				fileRoom(t, w, tc.files, tc.nameLen)
 				w.stack.Service.NewID = func() string { return "SeenFilesExport01" }
@@ -50,8 +50,8 @@ func TestAssetsFromTheDocumentPass(t *testing.T) {
 				}
 				return archiveBytes(t, w, "SeenFilesExport01"), counted.calls.Load()
 			}
-			want, _ := export(0)
-			got, calls := export(2)
+			want, _ := run(0)
+			got, calls := run(2)
 			if !bytes.Equal(got, want) {
 				t.Fatalf("archive with the remembered files (%d bytes) differs from the index-reading one (%d bytes)", len(got), len(want))
 			}
@@ -63,10 +63,6 @@ func TestAssetsFromTheDocumentPass(t *testing.T) {
 			}
 		})
 	}
-}
-
-func exportConfig(ahead int) export.Config {
-	return export.Config{InlineBudget: time.Hour, AssetsAhead: ahead}
 }
 
 // fileRoom adds n messages to "chan", each with its own upload, named with
