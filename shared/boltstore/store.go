@@ -51,6 +51,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -112,6 +113,20 @@ type Options struct {
 	BatchDelay time.Duration
 }
 
+// mapSize is how much of the file Open maps: 1 GiB (bbolt's largest
+// doubling step; a bigger file grows the map a GiB at a time) on 64-bit
+// platforms. bbolt remaps the file when a commit outgrows the map, and to
+// remap it takes an exclusive lock that waits for every open read
+// transaction to end and holds up every new one meanwhile: on a busy server
+// each doubling of a young database (2, 4, 8, 16 MiB, ...) stalled every
+// request for as long as the slowest read under way, and a write made
+// while the same goroutine reads could not finish at all. Mapping more
+// costs address space only: pages are read in when touched (the pager
+// bounds what stays resident). The file grows as data is written, in steps
+// of bbolt's AllocSize (16 MiB) since the map is bigger than that: a new
+// file is 16 MiB long at once, sparse until its pages are written.
+const mapSize = 1 << 30 * (strconv.IntSize / 64)
+
 // Store is the embedded database. One *Store implements every database port;
 // it is safe for concurrent use (bbolt serialises write transactions, and
 // readers see consistent snapshots).
@@ -147,6 +162,9 @@ func OpenWith(path string, opts Options) (*Store, error) {
 		NoSync:         opts.NoSync,
 		NoFreelistSync: opts.NoFreelistSync,
 		FreelistType:   bolt.FreelistMapType,
+		// Mapped once, at the size bbolt would double to, so that a growing
+		// file does not have to be remapped (see mapSize).
+		InitialMmapSize: mapSize,
 	})
 	if err == bolterrors.ErrTimeout {
 		return nil, fmt.Errorf("boltstore: open %s: file is locked by another process (waited %s): %w", path, timeout, err)
