@@ -1,7 +1,6 @@
 package export
 
 import (
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,7 +17,7 @@ type zipPipe struct {
 	ops  chan zipOp
 	in   int64 // bytes written into the pipe, ever (restored on resume)
 	buf  []byte
-	pool *sync.Pool // of *[]byte with pipeChunk capacity (Service.chunks)
+	pool chunkPool // of *[]byte with pipeChunk capacity (Service.chunks)
 	err  atomic.Pointer[error]
 	done chan struct{}
 	zw   *zipstream.Writer
@@ -58,8 +57,19 @@ type zipReply struct {
 // pipeChunk is how much rendered output is handed over at a time.
 const pipeChunk = 64 << 10
 
-func newZipPipe(zw *zipstream.Writer, up Upload, pool *sync.Pool) *zipPipe {
-	p := &zipPipe{ops: make(chan zipOp, 8), done: make(chan struct{}), zw: zw, up: up, pool: pool}
+// pipeQueue is how many operations the exporter may queue ahead of the
+// pipe's goroutine.
+const pipeQueue = 8
+
+// chunkPool is where a pipe takes its buffers and gives them back: a
+// *sync.Pool shared by a Service's exports.
+type chunkPool interface {
+	Get() any
+	Put(any)
+}
+
+func newZipPipe(zw *zipstream.Writer, up Upload, pool chunkPool) *zipPipe {
+	p := &zipPipe{ops: make(chan zipOp, pipeQueue), done: make(chan struct{}), zw: zw, up: up, pool: pool}
 	p.buf = p.newBuf()
 	go p.loop()
 	return p
@@ -174,7 +184,10 @@ func (p *zipPipe) close() zipReply {
 	return r
 }
 
-// stop ends the goroutine; the pipe must not be used afterwards.
+// stop ends the goroutine and gives the pipe's buffer back to the pool
+// (flush took a fresh one after the last write: without this every export
+// would take one chunk from the pool for good, and a busy server allocate
+// one per export); the pipe must not be used afterwards.
 func (p *zipPipe) stop() {
 	select {
 	case <-p.done:
@@ -183,4 +196,9 @@ func (p *zipPipe) stop() {
 	}
 	close(p.ops)
 	<-p.done
+	if p.buf != nil {
+		b := p.buf[:0]
+		p.pool.Put(&b)
+		p.buf = nil
+	}
 }
