@@ -87,6 +87,24 @@ type Result struct {
 	// and clients); Create is the median time to create a file in the data
 	// directory before it (probeCreate).
 	User, System, Create time.Duration
+	// Disk is what the disk holding the data directory did during the run
+	// (every program's writes to it count); no Name where it is unknown.
+	Disk diskCounters
+	// Intervals are the latencies of the requests that ended in each
+	// intervalLength of the run, in order: a server that is slow at first,
+	// or slows down, shows here.
+	Intervals []interval
+}
+
+// intervalLength is how long a slice of the run the report's latencies by
+// interval cover.
+const intervalLength = 10 * time.Second
+
+// interval is the latencies of one slice of the run.
+type interval struct {
+	From     time.Duration // since the first request
+	Requests int
+	P50, P99 time.Duration
 }
 
 // perRequest is n divided among the requests.
@@ -108,6 +126,7 @@ func (r Result) RPS() float64 {
 // clientStats is what one client saw.
 type clientStats struct {
 	latencies []time.Duration
+	ends      []time.Duration // when each request ended, since the first one started
 	byCause   map[string]int
 	notDone   int
 }
@@ -134,7 +153,9 @@ func load(ctx context.Context, base string, o options, reqs []request) Result {
 				}
 				t0 := time.Now()
 				cause, done := call(ctx, client, base, reqs[i%int64(len(reqs))])
-				st.latencies = append(st.latencies, time.Since(t0))
+				end := time.Now()
+				st.latencies = append(st.latencies, end.Sub(t0))
+				st.ends = append(st.ends, end.Sub(start))
 				switch {
 				case cause != "":
 					st.byCause[cause]++
@@ -147,13 +168,25 @@ func load(ctx context.Context, base string, o options, reqs []request) Result {
 	wg.Wait()
 	res := Result{Clients: o.clients, Seconds: time.Since(start).Seconds(), ByCause: map[string]int{}}
 	var all []time.Duration
+	var byInterval [][]time.Duration
 	for _, st := range stats {
 		all = append(all, st.latencies...)
+		for i, end := range st.ends {
+			k := int(end / intervalLength)
+			for len(byInterval) <= k {
+				byInterval = append(byInterval, nil)
+			}
+			byInterval[k] = append(byInterval[k], st.latencies[i])
+		}
 		for k, v := range st.byCause {
 			res.ByCause[k] += v
 			res.Errors += v
 		}
 		res.NotDone += st.notDone
+	}
+	for k, lat := range byInterval {
+		slices.Sort(lat)
+		res.Intervals = append(res.Intervals, interval{From: time.Duration(k) * intervalLength, Requests: len(lat), P50: percentile(lat, 0.50), P99: percentile(lat, 0.99)})
 	}
 	slices.Sort(all)
 	res.Requests = len(all)
@@ -237,6 +270,18 @@ func writeReport(w io.Writer, url string, o options, r Result, loadAvg string) {
 	fmt.Fprintf(w, " Answers 200 without a finished export (an identical export was running): %d.\n", r.NotDone)
 	fmt.Fprintf(w, "\nDurable writes per request: %.2f database commits and %.2f file-store syncs (each shared by the requests that wait for it at the same time; a commit is two fdatasyncs).\n",
 		r.perRequest(float64(r.Commits)), r.perRequest(float64(r.Syncs)))
+	if len(r.Intervals) > 1 {
+		parts := make([]string, len(r.Intervals))
+		for i, iv := range r.Intervals {
+			end := min((iv.From + intervalLength).Seconds(), r.Seconds)
+			parts[i] = fmt.Sprintf("%.0f–%.0f s: %.1f / %.1f (%d)", iv.From.Seconds(), end, ms(iv.P50), ms(iv.P99), iv.Requests)
+		}
+		fmt.Fprintf(w, "\nLatency by interval of the run (p50 / p99 ms of the requests that ended in it, and how many): %s.\n", strings.Join(parts, "; "))
+	}
+	if r.Disk.Name != "" {
+		fmt.Fprintf(w, "\nDisk %s during the run (every program's writes to it): %.1f writes (%.0f KiB) and %.2f cache flushes per request; busy %.0f%% of the time.\n",
+			r.Disk.Name, r.perRequest(float64(r.Disk.Writes)), r.perRequest(float64(r.Disk.Sectors)/2), r.perRequest(float64(r.Disk.Flushes)), float64(r.Disk.BusyMS)/10/r.Seconds)
+	}
 	fmt.Fprintf(w, "\nCPU per request (this process: server and clients): %.2f ms user, %.2f ms system. "+
 		"Creating a file in the data directory before the run: %.0f µs (median of %d; on ext4 without a journal it grows to milliseconds after many recent deletions nearby, whatever rooms-export does).\n",
 		r.perRequest(ms(r.User)), r.perRequest(ms(r.System)), float64(r.Create)/float64(time.Microsecond), probeFiles)

@@ -119,9 +119,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (Result, 
 		return Result{}, err
 	}
 	commits, syncs := srv.stack.Store.Commits(), srv.stack.Files.Syncs()
+	disk, diskOK := readDisk(dir)
 	user, system := processCPU()
 	res := load(ctx, srv.URL, o, demoRequests())
 	res.Commits, res.Syncs = srv.stack.Store.Commits()-commits, srv.stack.Files.Syncs()-syncs
+	if disk2, ok := readDisk(dir); ok && diskOK && disk2.Name == disk.Name {
+		res.Disk = disk2.sub(disk)
+	}
 	user2, system2 := processCPU()
 	res.User, res.System, res.Create = user2-user, system2-system, create
 	if err := stopProfiles(); err != nil {

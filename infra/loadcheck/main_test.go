@@ -45,6 +45,13 @@ func TestShortRunHasNoErrors(t *testing.T) {
 	if res.Syncs < 2 || res.Syncs > 2*int64(res.Requests) || res.Commits == 0 || res.Commits > 3*uint64(res.Requests) {
 		t.Errorf("%d requests made %d file-store syncs and %d commits", res.Requests, res.Syncs, res.Commits)
 	}
+	inIntervals := 0
+	for _, iv := range res.Intervals {
+		inIntervals += iv.Requests
+	}
+	if n := len(res.Intervals); n == 0 || res.Intervals[n-1].Requests == 0 || res.Intervals[0].From != 0 || inIntervals != res.Requests {
+		t.Errorf("intervals %+v of %d requests", res.Intervals, res.Requests)
+	}
 	if !strings.Contains(report, "CPU per request") || res.Create <= 0 {
 		t.Errorf("no CPU or file-creation figures (create %s):\n%s", res.Create, report)
 	}
@@ -159,5 +166,45 @@ func TestProfilesAreWritten(t *testing.T) {
 	stop, err = startProfiles("")
 	if err != nil || stop() != nil {
 		t.Errorf("no directory: %v", err)
+	}
+}
+
+func TestDiskStatsAreParsed(t *testing.T) {
+	const stats = `   7       0 loop0 10 0 20 1 0 0 0 0 0 4 1 0 0 0 0
+ 254       0 vda 4301076 305039 89932618 16660650 30161545 2306209 625969512 36163414 0 2434204 53687566 2784064 165 269812256 463171 3213205 400330
+ 254       1 vda1 100 0 200 3 50 0 400 9 0 12 12
+`
+	c, ok := parseDiskStats(strings.NewReader(stats), 254, 0)
+	want := diskCounters{Name: "vda", Writes: 30161545, Sectors: 625969512, BusyMS: 2434204, Flushes: 3213205}
+	if !ok || c != want {
+		t.Fatalf("vda: %+v %v; want %+v", c, ok, want)
+	}
+	// An older kernel's line has no discard or flush fields.
+	c, ok = parseDiskStats(strings.NewReader(stats), 254, 1)
+	if want := (diskCounters{Name: "vda1", Writes: 50, Sectors: 400, BusyMS: 12}); !ok || c != want {
+		t.Fatalf("vda1: %+v %v; want %+v", c, ok, want)
+	}
+	if _, ok := parseDiskStats(strings.NewReader(stats), 8, 0); ok {
+		t.Fatal("found a device that is not there")
+	}
+	if d := want.sub(diskCounters{Name: "vda", Writes: 45, Sectors: 25, BusyMS: 4, Flushes: 5}); d.Writes != 30161500 || d.Flushes != 3213200 || d.Name != "vda" {
+		t.Fatalf("sub: %+v", d)
+	}
+}
+
+func TestReportShowsIntervalsAndDisk(t *testing.T) {
+	r := Result{Clients: 32, Requests: 3000, Seconds: 25,
+		Intervals: []interval{{0, 1200, 30 * time.Millisecond, 90 * time.Millisecond}, {10 * time.Second, 1200, 35 * time.Millisecond, 95 * time.Millisecond}, {20 * time.Second, 600, 33 * time.Millisecond, 80 * time.Millisecond}},
+		Disk:      diskCounters{Name: "vda", Writes: 42000, Sectors: 600000, Flushes: 6900, BusyMS: 10000}}
+	var out bytes.Buffer
+	writeReport(&out, "http://127.0.0.1:1", options{duration: 25 * time.Second, maxRequests: 1, rateLimit: 1}, r, "0.1")
+	report := out.String()
+	for _, want := range []string{
+		"0–10 s: 30.0 / 90.0 (1200); 10–20 s: 35.0 / 95.0 (1200); 20–25 s: 33.0 / 80.0 (600).",
+		"Disk vda during the run (every program's writes to it): 14.0 writes (100 KiB) and 2.30 cache flushes per request; busy 40% of the time.",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("no %q in:\n%s", want, report)
+		}
 	}
 }
