@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -8,6 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
+	"slices"
 	"syscall"
 	"time"
 
@@ -155,25 +158,81 @@ func benchAWS(ctx context.Context, o options, n int, progress io.Writer) (awsRes
 	if err := raw(); err != nil {
 		return res, err
 	}
-	cpu := startCPU(emu)
-	if res.Adapter, err = adapterWalk(ctx, store, h.Room.ID); err != nil {
-		return res, err
-	}
-	cpu.stop(&res.Adapter)
-	fmt.Fprintf(progress, "bench: adapter MessagePage walk: %.2f s\n", res.Adapter.Seconds)
-	for _, format := range o.formats {
-		counted.take()
+	// o.runs rounds of the walk and of each export, the formats taking
+	// turns, so that a slow spell of this shared machine falls on all of
+	// them; each row is the median by time.
+	walks := make([]pass, 0, o.runs)
+	exports := make(map[string][]exportPass, len(o.formats))
+	for round := range o.runs {
 		cpu := startCPU(emu)
-		p, err := exportThrough(ctx, svc, h, format, n)
+		w, err := adapterWalk(ctx, store, h.Room.ID)
 		if err != nil {
 			return res, err
 		}
-		cpu.stop(&p.pass)
-		p.Calls = counted.take()
-		fmt.Fprintf(progress, "bench: export %s through the DynamoDB adapter: %.2f s\n", format, p.Seconds)
-		res.Exports = append(res.Exports, p)
+		cpu.stop(&w)
+		walks = append(walks, w)
+		fmt.Fprintf(progress, "bench: adapter MessagePage walk: %.2f s\n", w.Seconds)
+		for _, format := range o.formats {
+			counted.take()
+			prof := ""
+			if round == 0 {
+				prof = o.profile
+			}
+			stopProfile, err := startProfile(prof, fmt.Sprintf("aws-%d-%s.pprof", n, format))
+			if err != nil {
+				return res, err
+			}
+			cpu := startCPU(emu)
+			p, err := exportThrough(ctx, svc, h, format, n)
+			cpu.stop(&p.pass)
+			if perr := stopProfile(); err == nil {
+				err = perr
+			}
+			if err != nil {
+				return res, err
+			}
+			p.Calls = counted.take()
+			fmt.Fprintf(progress, "bench: export %s through the DynamoDB adapter: %.2f s (dynalite CPU %.2f s, bench CPU %.2f s)\n", format, p.Seconds, p.EmuCPU, p.OwnCPU)
+			exports[format] = append(exports[format], p)
+		}
+	}
+	res.Adapter = medianPass(walks, func(p pass) float64 { return p.Seconds })
+	for _, format := range o.formats {
+		res.Exports = append(res.Exports, medianPass(exports[format], func(p exportPass) float64 { return p.Seconds }))
 	}
 	return res, raw()
+}
+
+// startProfile starts a CPU profile of this process into dir/name, for an
+// export through the AWS adapters (which runs in the bench itself, not in a
+// child); stop ends it. An empty dir profiles nothing.
+func startProfile(dir, name string) (stop func() error, err error) {
+	if dir == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		return nil
+	}, nil
+}
+
+// medianPass is the middle one of passes by key (the slower of the two
+// middle ones when their number is even).
+func medianPass[P any](passes []P, key func(P) float64) P {
+	sorted := slices.Clone(passes)
+	slices.SortStableFunc(sorted, func(a, b P) int { return cmp.Compare(key(a), key(b)) })
+	return sorted[len(sorted)/2]
 }
 
 // awsService is the export service on the DynamoDB adapter, with a local

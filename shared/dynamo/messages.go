@@ -156,27 +156,38 @@ func (s *Store) page(ctx context.Context, q export.MessageQuery, mark, op string
 	}
 	msgs := make([]chat.Message, 0, min(want, 1024))
 	var dec messageReader
+	var raw rawPage // reads the items' d from the response (rawquery.go)
 	more := false
 	for {
 		in.Limit = ptr(int32(want - len(msgs)))
-		out, err := s.api.Query(ctx, in)
+		out, err := s.api.Query(ctx, in, raw.option)
 		if err != nil {
 			return nil, false, fmt.Errorf("dynamo: %s %s: %w", op, q.RoomID, err)
 		}
-		for _, item := range out.Items {
+		n, lastKey := len(out.Items), out.LastEvaluatedKey
+		if raw.ok {
+			n, lastKey = len(raw.data), raw.lastKey
+		}
+		for i := range n {
 			if len(msgs) == q.Limit {
 				more = true
 				break
 			}
 			msgs = append(msgs, chat.Message{})
-			if err := itemMessage(&dec, item, &msgs[len(msgs)-1]); err != nil {
+			m := &msgs[len(msgs)-1]
+			if raw.ok {
+				err = rawMessage(&dec, raw.data[i], m)
+			} else {
+				err = itemMessage(&dec, out.Items[i], m)
+			}
+			if err != nil {
 				return nil, false, fmt.Errorf("dynamo: %s %s: %w", op, q.RoomID, err)
 			}
 		}
-		if more || len(out.LastEvaluatedKey) == 0 {
+		if more || len(lastKey) == 0 {
 			return msgs, more, nil
 		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
+		in.ExclusiveStartKey = lastKey
 	}
 }
 
@@ -187,6 +198,14 @@ func itemMessage(dec *messageReader, item map[string]types.AttributeValue, m *ch
 		return errors.New("item has no data attribute")
 	}
 	return dec.decode(raw, m)
+}
+
+// rawMessage decodes the message an item's d, as rawPage read it, holds.
+func rawMessage(dec *messageReader, d rawData, m *chat.Message) error {
+	if !d.ok {
+		return errors.New("item has no data attribute")
+	}
+	return dec.decode(d.s, m)
 }
 
 // CountMessages counts the room's visible messages with from <= ts <= to,

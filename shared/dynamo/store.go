@@ -16,7 +16,8 @@
 // Three tables, each keyed by pk (S, partition) and sk (S, sort). A record is
 // stored whole as JSON in the string attribute d (one attribute decodes
 // fastest; messages, read by the hundred thousand, through messageReader,
-// made for them); "-" is the sort key of records that need none.
+// made for them, from Query answers that rawPage reads without the SDK's
+// decoding); "-" is the sort key of records that need none.
 //
 //	Directory  pk                  sk             attributes
 //	           user#<_id>          -              d: User
