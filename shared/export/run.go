@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/rooms-export/rooms-export/shared/chat"
@@ -303,6 +304,7 @@ type pageStream struct {
 	cancel context.CancelFunc
 	rid    string
 	pages  <-chan pageResult
+	wg     sync.WaitGroup // the reader and the preparer
 }
 
 // streamPages starts reading a room's range after a cursor with read, up
@@ -320,8 +322,9 @@ func (s *Service) streamPages(ctx context.Context, read func(context.Context, Me
 			return false
 		}
 	}
+	st := &pageStream{ctx: ctx, cancel: cancel, rid: rid}
 	fetched := make(chan pageResult, ahead)
-	go func() {
+	st.wg.Go(func() {
 		defer close(fetched)
 		q := MessageQuery{RoomID: rid, From: from, To: to, After: after, Limit: s.Config.PageSize}
 		for {
@@ -332,12 +335,12 @@ func (s *Service) streamPages(ctx context.Context, read func(context.Context, Me
 			last := msgs[len(msgs)-1]
 			q.After = Cursor{TS: last.TS, ID: last.ID}
 		}
-	}()
-	pages := fetched
+	})
+	st.pages = fetched
 	if prep != nil {
 		prepared := make(chan pageResult, 1)
-		pages = prepared
-		go func() {
+		st.pages = prepared
+		st.wg.Go(func() {
 			defer close(prepared)
 			for r := range fetched {
 				if r.err == nil {
@@ -347,13 +350,20 @@ func (s *Service) streamPages(ctx context.Context, read func(context.Context, Me
 					return
 				}
 			}
-		}()
+		})
 	}
-	return &pageStream{ctx: ctx, cancel: cancel, rid: rid, pages: pages}
+	return st
 }
 
-// stop ends the reading; the stream must not be walked afterwards.
-func (st *pageStream) stop() { st.cancel() }
+// stop ends the reading and waits for its goroutines: once it returns,
+// nothing calls read or prep any more (they may touch the caller's state,
+// as a document's first page and its thread parents do). A read in flight
+// sees its context cancelled; a page being prepared is finished. The
+// stream must not be walked afterwards.
+func (st *pageStream) stop() {
+	st.cancel()
+	st.wg.Wait()
+}
 
 // walk hands the stream's pages, with what prep returned for them, to page
 // and their messages to fn, in order, until the range ends, fn or page

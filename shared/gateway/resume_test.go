@@ -57,13 +57,14 @@ func seedBigRoom(t *testing.T, w *world) {
 // checkpoints. budget is the worker's budget (0: none).
 func newResumeWorld(t *testing.T, inline, worker time.Duration) (*world, *heldDispatcher) {
 	t.Helper()
-	return newResumeWorldAhead(t, inline, worker, 0)
+	return newResumeWorldAhead(t, inline, worker, 0, 0)
 }
 
-// newResumeWorldAhead is newResumeWorld with Config.AssetsAhead set.
-func newResumeWorldAhead(t *testing.T, inline, worker time.Duration, assetsAhead int) (*world, *heldDispatcher) {
+// newResumeWorldAhead is newResumeWorld with Config.AssetsAhead and
+// Config.HTMLPerPage set (0: their defaults).
+func newResumeWorldAhead(t *testing.T, inline, worker time.Duration, assetsAhead, perPage int) (*world, *heldDispatcher) {
 	t.Helper()
-	w := newWorld(t, export.Config{InlineBudget: inline, WorkerBudget: worker, CheckpointBytes: 8 << 10, AssetsAhead: assetsAhead})
+	w := newWorld(t, export.Config{InlineBudget: inline, WorkerBudget: worker, CheckpointBytes: 8 << 10, AssetsAhead: assetsAhead, HTMLPerPage: perPage})
 	seed(t, w)
 	seedBigRoom(t, w)
 	w.stack.Files.PartSize = 4 << 10
@@ -115,23 +116,26 @@ func archiveBytes(t *testing.T, w *world, id string) []byte {
 // TestResumeEqualsUninterrupted: an export that runs across many short
 // worker runs — each stopping at its budget, leaving a checkpoint and
 // handing over — yields the very bytes of the same export done in one go.
-// The interrupted runs read the files index ahead (Config.AssetsAhead) or
-// not; the uninterrupted one does not: reading ahead changes no byte.
+// The interrupted runs read ahead (Config.AssetsAhead: the files index,
+// and for HTML the thread parents of each page) or not; the uninterrupted
+// one does not: reading ahead changes no byte. An HTML book of many pages
+// (perPage) takes its snapshots at page starts.
 func TestResumeEqualsUninterrupted(t *testing.T) {
 	for _, tc := range []struct {
-		format string
-		ahead  int
-	}{{"json", 0}, {"html", 0}, {"json", 2}, {"html", 2}} {
+		format  string
+		ahead   int
+		perPage int
+	}{{"json", 0, 0}, {"html", 0, 0}, {"json", 2, 0}, {"html", 2, 0}, {"html", 0, 150}, {"html", 2, 150}} {
 		format := tc.format
-		t.Run(fmt.Sprintf("%s-ahead%d", format, tc.ahead), func(t *testing.T) {
-			whole, _ := newResumeWorld(t, time.Hour, 0)
+		t.Run(fmt.Sprintf("%s-ahead%d-perpage%d", format, tc.ahead, tc.perPage), func(t *testing.T) {
+			whole, _ := newResumeWorldAhead(t, time.Hour, 0, 0, tc.perPage)
 			resp := whole.post("A1", tokenOf("A1"), fileBody("chan", format))
 			if body(t, resp)["status"] != "done" {
 				t.Fatalf("uninterrupted: %s", resp.Body)
 			}
 			want := archiveBytes(t, whole, "ResumeExport0001")
 
-			parts, held := newResumeWorldAhead(t, time.Nanosecond, 10*time.Millisecond, tc.ahead)
+			parts, held := newResumeWorldAhead(t, time.Nanosecond, 10*time.Millisecond, tc.ahead, tc.perPage)
 			resp = parts.post("A1", tokenOf("A1"), fileBody("chan", format))
 			if body(t, resp)["status"] != "queued" {
 				t.Fatalf("interrupted: %s", resp.Body)

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -102,6 +103,10 @@ type htmlMark struct {
 	seen     []byte // a threadState.order
 }
 
+// maxCopiedSeen is the most bytes of page ids (threadState.order) a
+// snapshot copies instead of sharing: a couple of hundred ids.
+const maxCopiedSeen = 4 << 10
+
 // Snapshot of the HTML document: pages, days, grouping and thread state.
 func (d *htmlDoc) Snapshot() (json.Marshaler, error) {
 	if err := d.check("snapshot", false); err != nil {
@@ -110,6 +115,12 @@ func (d *htmlDoc) Snapshot() (json.Marshaler, error) {
 	m := &htmlMark{
 		s:    htmlSnapshot{Kind: "html", Paged: d.paged, Count: d.count, Page: d.page, LastDay: d.lastDay},
 		seen: d.thread.order[:len(d.thread.order):len(d.thread.order)],
+	}
+	if len(m.seen) <= maxCopiedSeen {
+		// Early in a page (where the exporter takes its snapshots):
+		// copy the few ids rather than keep the array the page has
+		// reserved for all of its own, which it leaves at the next page.
+		m.seen = bytes.Clone(m.seen)
 	}
 	if n := len(d.pages); n > 0 {
 		m.pages, m.lastPage = d.pages[:n-1:n-1], d.pages[n-1]

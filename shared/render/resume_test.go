@@ -101,10 +101,27 @@ func TestResumedJSONEqualsUninterrupted(t *testing.T) {
 // TestSnapshotsKeptWhileTheDocumentGoesOn takes snapshots as the exporter
 // does and encodes each only after the document has gone on (over page and
 // day boundaries): the encoding must be that of the state at the Snapshot
-// call, and resuming from it must write what the document wrote.
+// call, and resuming from it must write what the document wrote. Small
+// pages give snapshots that copy their page's ids; pages of hundreds of
+// messages also ones that share them (past maxCopiedSeen).
 func TestSnapshotsKeptWhileTheDocumentGoesOn(t *testing.T) {
-	msgs := generated(95, 37*time.Minute)
-	opts := BookOptions{PerPage: 20, BaseName: "GENERAL"}
+	for _, tc := range []struct {
+		name           string
+		n, perPage, at int // messages, per page, a snapshot every at
+		shares         bool
+	}{
+		{"small pages", 95, 20, 7, false},
+		{"long pages", 1500, 700, 97, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			snapshotsKept(t, tc.n, tc.perPage, tc.at, tc.shares)
+		})
+	}
+}
+
+func snapshotsKept(t *testing.T, n, perPage, every int, shares bool) {
+	msgs := generated(n, 37*time.Minute)
+	opts := BookOptions{PerPage: perPage, BaseName: "GENERAL"}
 	h := sampleHeader(time.UTC)
 	h.Total = int64(len(msgs))
 	want := renderBook(t, opts, h.Total, time.UTC, msgs)
@@ -118,11 +135,13 @@ func TestSnapshotsKeptWhileTheDocumentGoesOn(t *testing.T) {
 	}
 	var snaps []kept
 	var cur string
+	shared := false
 	e := newEntries()
 	d := NewHTMLBook(func(name string) (io.Writer, error) { cur = name; return e.open(name) }, opts)
 	must(t, d.Begin(h))
 	for i, m := range msgs {
-		if i%7 == 1 {
+		if i%every == 1 {
+			shared = shared || len(d.(*htmlDoc).thread.order) > maxCopiedSeen
 			snap, err := d.(Snapshotter).Snapshot()
 			must(t, err)
 			now, err := snap.MarshalJSON()
@@ -132,6 +151,9 @@ func TestSnapshotsKeptWhileTheDocumentGoesOn(t *testing.T) {
 		must(t, d.Message(m))
 	}
 	must(t, d.End(int64(len(msgs))))
+	if shared != shares {
+		t.Fatalf("a snapshot shared its page's ids: %v, want %v", shared, shares)
+	}
 
 	for _, k := range snaps {
 		later, err := k.snap.MarshalJSON()
