@@ -89,6 +89,8 @@ type exporter struct {
 	// cleared after each message: whether that message began a page.
 	opened bool
 
+	parents *threadParents // the HTML document's thread parents looked up ahead; nil: none
+
 	ahead *pageStream // the files index read during the document pass
 	seen  seenFiles   // the document pass's messages with files
 	first *firstPage  // the document's first page, when the request read it
@@ -114,7 +116,7 @@ func (e *exporter) info() ObjectInfo {
 // deadline came first (the checkpoint then holds what is durable), errLost
 // when another run took the job, nil when the object is complete.
 func (s *Service) build(ctx context.Context, job *chat.Job, deadline time.Time, k *known) (err error) {
-	e := &exporter{s: s, job: job, deadline: deadline}
+	e := &exporter{s: s, job: job, deadline: deadline, parents: s.newThreadParents(*job)}
 	if k != nil {
 		e.room, e.owner, e.first = k.room, k.owner, k.first
 	} else {
@@ -264,7 +266,7 @@ func (e *exporter) bookOptions(ctx context.Context) render.BookOptions {
 	return render.BookOptions{
 		PerPage:  e.s.Config.HTMLPerPage,
 		BaseName: chat.SafeName(e.room.ID, "room"),
-		Options:  render.Options{Parents: e.s.threadParent(ctx, e.room.ID)},
+		Options:  render.Options{Parents: e.s.threadParent(ctx, e.room.ID, e.parents)},
 	}
 }
 
@@ -330,7 +332,7 @@ func (e *exporter) document(ctx context.Context) error {
 		}
 	}
 	e.opened = false // the entry Begin opened is no message's
-	err := e.s.eachPage(ctx, read, prep, e.job.RoomID, e.job.From, e.job.To, e.cp.After, nil, func(m chat.Message) error {
+	err := e.s.eachDocumentPage(ctx, e.parents, read, prep, e.job.RoomID, e.job.From, e.job.To, e.cp.After, func(m chat.Message) error {
 		if err := e.doc.Message(m); err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rooms-export/rooms-export/shared/chat"
 	"github.com/rooms-export/rooms-export/shared/render"
@@ -67,31 +68,28 @@ const (
 	askedMax    = 1024
 )
 
-type parentsKey struct{}
-
-// withThreadParents returns ctx carrying the thread-parent prefetcher of
-// the job's HTML document, when it may have one. The document's Parents
-// hook (threadParent) and its page stream (eachPage) are set up in
-// different places of a run and meet through the run's context.
-func (s *Service) withThreadParents(ctx context.Context, job chat.Job) context.Context {
+// newThreadParents returns the thread-parent prefetcher of the job's HTML
+// document, or nil when it should have none (see threadParents).
+func (s *Service) newThreadParents(job chat.Job) *threadParents {
 	if job.Format != chat.FormatHTML || s.Config.AssetsAhead <= 0 {
-		return ctx
+		return nil
 	}
 	perPage := s.Config.HTMLPerPage
 	if perPage <= 0 {
 		perPage = render.DefaultPerPage
 	}
-	tp := &threadParents{store: s.Messages, rid: job.RoomID, perPage: perPage, seed: maphash.MakeSeed()}
-	return context.WithValue(ctx, parentsKey{}, tp)
+	return &threadParents{store: s.Messages, rid: job.RoomID, perPage: perPage, seed: maphash.MakeSeed()}
 }
 
-// threadParentsOf returns the prefetcher of room rid that ctx carries, or nil.
-func threadParentsOf(ctx context.Context, rid string) *threadParents {
-	tp, _ := ctx.Value(parentsKey{}).(*threadParents)
-	if tp == nil || tp.rid != rid {
-		return nil
+// eachDocumentPage is eachPage for a document's messages: with tp (nil:
+// none), each page also goes to the thread-parent prefetcher as it is
+// read, and the walk returns once the lookups it started have ended.
+func (s *Service) eachDocumentPage(ctx context.Context, tp *threadParents, read func(context.Context, MessageQuery) ([]chat.Message, bool, error), prep func([]chat.Message), rid string, from, to time.Time, after Cursor, fn func(chat.Message) error) error {
+	if tp != nil {
+		read = tp.reading(ctx, read, after)
+		defer tp.wait() // after eachPage's stop: no page is read any more, and no lookup is aborted
 	}
-	return tp
+	return s.eachPage(ctx, read, prep, rid, from, to, after, nil, fn)
 }
 
 // reading returns read, also handing each page it reads to ahead. A

@@ -97,7 +97,7 @@ func (r *threadRoom) calls() [][]string {
 
 // renderBook renders the room as an HTML book of 25 messages a page through
 // the service's page walk, as the exporter does, and returns its entries.
-func renderBook(t *testing.T, s *Service, ctx context.Context, room *threadRoom) map[string]string {
+func renderBook(t *testing.T, s *Service, tp *threadParents, room *threadRoom) map[string]string {
 	t.Helper()
 	entries := map[string]*bytes.Buffer{}
 	open := func(name string) (io.Writer, error) {
@@ -105,13 +105,13 @@ func renderBook(t *testing.T, s *Service, ctx context.Context, room *threadRoom)
 		return entries[name], nil
 	}
 	doc := render.NewHTMLBook(open, render.BookOptions{PerPage: s.Config.HTMLPerPage, BaseName: "r",
-		Options: render.Options{Parents: s.threadParent(ctx, "r")}})
+		Options: render.Options{Parents: s.threadParent(t.Context(), "r", tp)}})
 	from, to := room.msgs[0].TS, room.msgs[len(room.msgs)-1].TS
 	at := time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)
 	if err := doc.Begin(render.Header{Room: chat.Room{ID: "r", Name: "general"}, From: from, To: to, ExportedAt: at, Total: int64(len(room.msgs))}); err != nil {
 		t.Fatal(err)
 	}
-	err := s.eachPage(ctx, room.MessagePage, doc.(render.Preparer).Prepare, "r", from, to, Cursor{}, nil, doc.Message)
+	err := s.eachDocumentPage(t.Context(), tp, room.MessagePage, doc.(render.Preparer).Prepare, "r", from, to, Cursor{}, doc.Message)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func htmlJob() chat.Job { return chat.Job{RoomID: "r", Format: chat.FormatHTML} 
 // third) instead of one per parent, and the same book.
 func TestThreadParentsOneCallPerPage(t *testing.T) {
 	plain := newThreadRoom()
-	want := renderBook(t, threadService(plain, 0), t.Context(), plain)
+	want := renderBook(t, threadService(plain, 0), nil, plain)
 	if got := plain.calls(); len(got) != 4 {
 		t.Fatalf("without prefetching the book looked up %v; want its 4 parents one by one", got)
 	}
@@ -147,7 +147,7 @@ func TestThreadParentsOneCallPerPage(t *testing.T) {
 
 	room := newThreadRoom()
 	s := threadService(room, 1)
-	got := renderBook(t, s, s.withThreadParents(t.Context(), htmlJob()), room)
+	got := renderBook(t, s, s.newThreadParents(htmlJob()), room)
 	calls := room.calls()
 	slices.SortFunc(calls, slices.Compare)
 	if wantCalls := [][]string{{"gone", "m0020", "old1"}, {"m0040"}}; !slices.EqualFunc(calls, wantCalls, slices.Equal) {
@@ -162,12 +162,12 @@ func TestThreadParentsOneCallPerPage(t *testing.T) {
 // up itself, with the same result.
 func TestThreadParentsFailedBatch(t *testing.T) {
 	plain := newThreadRoom()
-	want := renderBook(t, threadService(plain, 0), t.Context(), plain)
+	want := renderBook(t, threadService(plain, 0), nil, plain)
 
 	room := newThreadRoom()
 	room.failOn = "m0020"
 	s := threadService(room, 1)
-	got := renderBook(t, s, s.withThreadParents(t.Context(), htmlJob()), room)
+	got := renderBook(t, s, s.newThreadParents(htmlJob()), room)
 	if !maps.Equal(got, want) {
 		t.Fatal("the book differs from the one rendered without prefetching")
 	}
@@ -178,23 +178,19 @@ func TestThreadParentsFailedBatch(t *testing.T) {
 }
 
 // No prefetching where it would not pay or could not mirror the book: JSON
-// documents, the embedded store (AssetsAhead 0), another room, and a walk
-// that starts after a cursor (a resumed run, whose book pages begin where
-// it cannot know).
+// documents, the embedded store (AssetsAhead 0), and a walk that starts
+// after a cursor (a resumed run, whose book pages begin where it cannot
+// know).
 func TestThreadParentsOnlyWhereTheyHelp(t *testing.T) {
 	room := newThreadRoom()
 	ctx := t.Context()
-	if threadParentsOf(threadService(room, 1).withThreadParents(ctx, chat.Job{RoomID: "r", Format: chat.FormatJSON}), "r") != nil {
+	if threadService(room, 1).newThreadParents(chat.Job{RoomID: "r", Format: chat.FormatJSON}) != nil {
 		t.Error("a JSON document has a thread-parent prefetcher")
 	}
-	if threadParentsOf(threadService(room, 0).withThreadParents(ctx, htmlJob()), "r") != nil {
+	if threadService(room, 0).newThreadParents(htmlJob()) != nil {
 		t.Error("an embedded-store run has a thread-parent prefetcher")
 	}
-	tctx := threadService(room, 1).withThreadParents(ctx, htmlJob())
-	if threadParentsOf(tctx, "other") != nil {
-		t.Error("the prefetcher of room r serves another room")
-	}
-	tp := threadParentsOf(tctx, "r")
+	tp := threadService(room, 1).newThreadParents(htmlJob())
 	var read int
 	base := func(context.Context, MessageQuery) ([]chat.Message, bool, error) {
 		read++
@@ -231,10 +227,9 @@ func (r *blockingLookups) MessagesByID(ctx context.Context, rid string, ids []st
 func TestThreadParentsWalkWaitsForLookups(t *testing.T) {
 	room := &blockingLookups{threadRoom: newThreadRoom(), release: make(chan struct{}), finished: make(chan error, 8)}
 	s := &Service{Messages: room, Config: Config{PageSize: 10, HTMLPerPage: 25, AssetsAhead: 1}}
-	ctx := s.withThreadParents(t.Context(), htmlJob())
 	stop := errors.New("stop")
 	time.AfterFunc(20*time.Millisecond, func() { close(room.release) })
-	err := s.eachPage(ctx, room.MessagePage, nil, "r", time.Time{}, time.Time{}, Cursor{}, nil, func(m chat.Message) error {
+	err := s.eachDocumentPage(t.Context(), s.newThreadParents(htmlJob()), room.MessagePage, nil, "r", time.Time{}, time.Time{}, Cursor{}, func(m chat.Message) error {
 		if m.ID == "m0030" {
 			return stop // the batch of the third store page is in flight
 		}

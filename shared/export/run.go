@@ -97,7 +97,7 @@ func (s *Service) execute(ctx context.Context, jp *chat.Job, deadline time.Time,
 		s.fail(ctx, job.ID, "the export did not finish")
 		return fmt.Errorf("run %s: gave up after %d runs", jobID, job.Attempts-1)
 	}
-	err := s.build(s.withThreadParents(ctx, job), &job, deadline, k)
+	err := s.build(ctx, &job, deadline, k)
 	switch {
 	case errors.Is(err, errLost):
 		return nil
@@ -230,11 +230,9 @@ func (s *Service) deliver(ctx context.Context, job chat.Job) error {
 
 // threadParent looks up a thread parent for the HTML document, which links
 // a reply to the page holding its parent or quotes a parent from outside
-// the exported range (render.Options.Parents). It takes what the run's
-// threadParents looked up ahead, when it has it, and asks the store
-// otherwise.
-func (s *Service) threadParent(ctx context.Context, rid string) func(id string) (chat.Message, error) {
-	ahead := threadParentsOf(ctx, rid)
+// the exported range (render.Options.Parents). It takes what ahead (nil:
+// none) looked up ahead, when it has it, and asks the store otherwise.
+func (s *Service) threadParent(ctx context.Context, rid string, ahead *threadParents) func(id string) (chat.Message, error) {
 	return func(id string) (chat.Message, error) {
 		if m, found, ok := ahead.take(id); ok {
 			if !found {
@@ -277,8 +275,7 @@ const pagesAhead = 2
 // eachPage is eachMessage with two more steps for each page: prep, when
 // not nil, runs on a goroutine of its own between the reader and fn (work
 // done ahead, such as rendering: render.Preparer), and page, when not nil,
-// sees each page before its messages, on the caller's goroutine. The
-// pages of an HTML document also go to its threadParents as they are read.
+// sees each page before its messages, on the caller's goroutine.
 func (s *Service) eachPage(ctx context.Context, read func(context.Context, MessageQuery) ([]chat.Message, bool, error), prep func([]chat.Message), rid string, from, to time.Time, after Cursor, page func([]chat.Message) error, fn func(chat.Message) error) error {
 	var p func([]chat.Message) any
 	if prep != nil {
@@ -287,10 +284,6 @@ func (s *Service) eachPage(ctx context.Context, read func(context.Context, Messa
 	var pg func([]chat.Message, any) error
 	if page != nil {
 		pg = func(msgs []chat.Message, _ any) error { return page(msgs) }
-	}
-	if tp := threadParentsOf(ctx, rid); tp != nil {
-		read = tp.reading(ctx, read, after)
-		defer tp.wait() // after stop: the lookups end, none is aborted
 	}
 	st := s.streamPages(ctx, read, p, rid, from, to, after, pagesAhead)
 	defer st.stop()
