@@ -172,7 +172,9 @@ func load(ctx context.Context, base string, o options, reqs []request) Result {
 	for _, st := range stats {
 		all = append(all, st.latencies...)
 		for i, end := range st.ends {
-			k := int(end / intervalLength)
+			// A request that ended after the clients stopped starting
+			// new ones counts in the last interval.
+			k := min(int(end/intervalLength), int((o.duration-1)/intervalLength))
 			for len(byInterval) <= k {
 				byInterval = append(byInterval, nil)
 			}
