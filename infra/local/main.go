@@ -145,9 +145,11 @@ func printBanner(base, dataDir string, seeded bool) {
 	}
 	fmt.Printf(`
 Try it:
-  curl -L -o export.zip -X POST '%s/api/v1/rooms.export' \
+  curl -X POST '%s/api/v1/rooms.export' \
     -H 'X-User-Id: %s' -H 'X-Auth-Token: %s' -H 'Content-Type: application/json' \
     --data-raw '{"rid": "%s", "type": "file", "dateFrom": "2000-01-01", "dateTo": "2021-11-25", "format": "html"}'
+then download the archive from the answer's "url":
+  curl -L -o export.zip '<url>'
 
 Mail lands in %s/outbox/new, archives in %s/files/exports.
 `, base, demo.AdminID, demo.AdminToken, demo.GeneralRoomID, dataDir, dataDir)
