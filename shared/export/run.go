@@ -304,8 +304,12 @@ type pageStream struct {
 // to ahead pages before they are taken, each then given to prep (when not
 // nil) on a second goroutine; what prep returns travels with the page to
 // walk. It may start long before walk, so that the reading of one pass
-// overlaps the work of another; stop ends it.
+// overlaps the work of another; stop ends it. Reads run under ctx, not
+// under the stream's own context: stop lets a read in flight end rather
+// than abort it (an aborted request is wasted work for the store, and
+// takes dynalite down), and starts no other.
 func (s *Service) streamPages(ctx context.Context, read func(context.Context, MessageQuery) ([]chat.Message, bool, error), prep func([]chat.Message) any, rid string, from, to time.Time, after Cursor, ahead int) *pageStream {
+	readCtx := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	send := func(ch chan<- pageResult, r pageResult) bool {
 		select {
@@ -320,8 +324,8 @@ func (s *Service) streamPages(ctx context.Context, read func(context.Context, Me
 	st.wg.Go(func() {
 		defer close(fetched)
 		q := MessageQuery{RoomID: rid, From: from, To: to, After: after, Limit: s.Config.PageSize}
-		for {
-			msgs, more, err := read(ctx, q)
+		for ctx.Err() == nil {
+			msgs, more, err := read(readCtx, q)
 			if !send(fetched, pageResult{msgs: msgs, more: more, err: err}) || err != nil || !more || len(msgs) == 0 {
 				return
 			}
@@ -351,8 +355,8 @@ func (s *Service) streamPages(ctx context.Context, read func(context.Context, Me
 // stop ends the reading and waits for its goroutines: once it returns,
 // nothing calls read or prep any more (they may touch the caller's state,
 // as a document's first page and its thread parents do). A read in flight
-// sees its context cancelled; a page being prepared is finished. The
-// stream must not be walked afterwards.
+// and a page being prepared are finished first. The stream must not be
+// walked afterwards.
 func (st *pageStream) stop() {
 	st.cancel()
 	st.wg.Wait()

@@ -167,3 +167,50 @@ func TestEachPageCancelled(t *testing.T) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
+
+// A walk that stops while the reader waits for a page lets that read end
+// (it is not cancelled: an aborted request is wasted work for the store,
+// and takes dynalite down) and returns once it has, starting no other.
+func TestEachPageStopLetsAReadInFlightEnd(t *testing.T) {
+	room := newPagedRoom(50)
+	started, release := make(chan struct{}), make(chan struct{})
+	var (
+		mu      sync.Mutex
+		reads   int
+		ended   bool
+		readErr error // the context's error as the read in flight ended
+	)
+	read := func(ctx context.Context, q MessageQuery) ([]chat.Message, bool, error) {
+		mu.Lock()
+		reads++
+		n := reads
+		mu.Unlock()
+		if n == 2 {
+			close(started)
+			<-release
+			mu.Lock()
+			ended, readErr = true, ctx.Err()
+			mu.Unlock()
+		}
+		return room.page(ctx, q)
+	}
+	stop := errors.New("stop")
+	err := iteratorService().eachMessage(t.Context(), read, "r", time.Time{}, time.Time{}, Cursor{}, func(chat.Message) error {
+		<-started // the second page's read is in flight
+		time.AfterFunc(20*time.Millisecond, func() { close(release) })
+		return stop
+	})
+	if !errors.Is(err, stop) {
+		t.Fatalf("err = %v, want stop", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	switch {
+	case !ended:
+		t.Fatal("the walk returned before the read in flight ended")
+	case readErr != nil:
+		t.Fatalf("the read in flight was cancelled: %v", readErr)
+	case reads != 2:
+		t.Fatalf("%d reads; want 2 (none after the stop)", reads)
+	}
+}
