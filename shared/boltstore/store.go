@@ -84,7 +84,7 @@ func allBuckets() [][]byte {
 	return [][]byte{
 		bucketMessages, bucketHidden, bucketMsgIDs, bucketFileMsgs, bucketMsgDays, bucketUsers, bucketUsernames,
 		bucketTokens, bucketPermissions, bucketRooms, bucketSubs, bucketUploads,
-		bucketJobs, bucketActiveJobs, bucketRateCounts, bucketRateExpiry,
+		bucketJobs, bucketActiveJobs, bucketRateCounts, bucketRateExpiry, bucketObjects,
 	}
 }
 
@@ -135,6 +135,7 @@ type Store struct {
 	pages   *pager // releases the file's pages that big reads map in
 	writes  *group // the shared commits of Store.batch
 	jobs    creating
+	objects putting
 	rates   rates
 	records decodedRecords // directory records decoded before, checked against the stored bytes
 	opened  uint64         // the file's transaction id at Open, for Commits
@@ -290,6 +291,15 @@ func (s *Store) post(committed chan struct{}, fn func(tx *bolt.Tx) error) {
 	s.writes.post(s.counted(fn), committed)
 }
 
+// hold queues fn for the next shared commit without starting one: fn rides
+// on the next write (batch, post or a commit under way), so a write its
+// caller makes next commits both at once. committed is closed when fn's
+// commit has ended; flush starts one for writes that have waited long enough.
+// Until then a crash loses fn; Close commits it. The rest is as for post.
+func (s *Store) hold(committed chan struct{}, fn func(tx *bolt.Tx) error) {
+	s.writes.hold(s.counted(fn), committed)
+}
+
 // group is the group commit behind Store.batch. bbolt's own DB.Batch starts
 // a batch's timer (MaxBatchDelay) when its first call arrives and detaches
 // the batch when the timer fires, before the batch gets the write lock: under
@@ -370,6 +380,28 @@ func (g *group) post(fn func(*bolt.Tx) error, committed chan struct{}) {
 	}
 }
 
+// hold queues fn without leading (Store.hold).
+func (g *group) hold(fn func(*bolt.Tx) error, committed chan struct{}) {
+	c := &call{fn: fn, posted: true, done: make(chan error, 1), committed: committed}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.queue = append(g.queue, c)
+}
+
+// flush starts a commit of the queued calls when none is under way (held
+// calls wait for one otherwise).
+func (g *group) flush() {
+	g.mu.Lock()
+	lead := !g.busy && len(g.queue) > 0
+	if lead {
+		g.busy = true
+	}
+	g.mu.Unlock()
+	if lead {
+		g.lead()
+	}
+}
+
 // result is a call's outcome, raising again a panic of its function.
 func result(err error) error {
 	var p panicked
@@ -419,6 +451,7 @@ func (g *group) handOver() bool {
 
 // drain waits until every queued call is committed.
 func (g *group) drain() {
+	g.flush()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for g.busy {

@@ -25,7 +25,7 @@ import (
 // Stack is the embedded default, opened on a data directory:
 //
 //	<dir>/rooms-export.db  the database (users, rooms, messages, jobs, ...)
-//	<dir>/files/           uploads and export archives
+//	<dir>/files/           uploads and export archives (small archives are in the database)
 //	<dir>/outbox/new/      every mail sent, one RFC 5322 file each (Maildir)
 //	<dir>/link.key         the secret that signs download links
 type Stack struct {
@@ -57,6 +57,8 @@ func Open(dir string, cfg export.Config, log *slog.Logger) (*Stack, error) {
 		store.Close()
 		return nil, err
 	}
+	// Small exports are kept in the database: their save commits them (localfs.KeepSmall).
+	files.KeepSmall(store, localfs.DefaultSmallMax)
 	outbox, err := maildir.New(filepath.Join(dir, "outbox"), time.Now)
 	if err != nil {
 		store.Close()

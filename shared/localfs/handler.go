@@ -53,7 +53,7 @@ func (s *Store) Handler(now func() time.Time) http.Handler {
 			http.Error(w, "link expired", http.StatusForbidden)
 			return
 		}
-		f, err := s.openFile(r.Context(), key)
+		o, err := s.openObject(r.Context(), key)
 		if errors.Is(err, chat.ErrNotFound) || errors.Is(err, ErrInvalidKey) {
 			http.Error(w, "not found", http.StatusNotFound)
 			return
@@ -63,19 +63,13 @@ func (s *Store) Handler(now func() time.Time) http.Handler {
 			http.Error(w, "internal error", http.StatusInternalServerError)
 			return
 		}
-		defer f.Close()
-		fi, err := f.Stat()
-		if err != nil {
-			slog.ErrorContext(r.Context(), "localfs: serve file", "err", err)
-			http.Error(w, "internal error", http.StatusInternalServerError)
-			return
-		}
+		defer o.Close()
 		name = chat.SafeName(name, path.Base(key))
 		h.Set("Content-Type", contentType(name, key))
 		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 		// An HTML export opened from the link must not run as our origin.
 		h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-		http.ServeContent(w, r, "", fi.ModTime(), f)
+		http.ServeContent(w, r, "", o.modTime, o)
 	})
 }
 

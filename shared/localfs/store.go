@@ -26,9 +26,20 @@
 // directory, since from then on Persisted hands out a state that must find
 // the file after a crash. Nothing before that point is synced: a crash
 // loses no reported progress, and a state of zero bytes resumes nothing.
+//
+// A store can keep small uploads out of the file system (KeepSmall): an
+// upload that ends before it outgrows a few KiB is put into a database, in
+// its next commit, when Commit is called, and never becomes a file. Most
+// exports a server makes are that small (a month of a room), and for them
+// the file costs more than the export: two inodes (on ext4 without a
+// journal, creating one scans the inodes deleted in the last minutes), a
+// rename and two syncs of the file system, each a round the request waits
+// for. In the database the object rides on the commit of the job's save
+// that follows it anyway.
 package localfs
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -100,6 +111,42 @@ type Store struct {
 	syncAll  func() error
 	shared   *syncGroup   // shares syncAll among Commits; nil without syncAll
 	syncs    atomic.Int64 // syncs made, for Syncs
+
+	small    SmallObjects // keeps small uploads (KeepSmall); nil: every object is a file
+	smallMax int64
+}
+
+// SmallObjects is a database that keeps a store's small objects
+// (boltstore.Store implements it).
+type SmallObjects interface {
+	// PutObject queues the object for the database's next commit and
+	// returns without waiting: it is durable once a write to the database
+	// made after the call has returned (its commits keep their order).
+	// Object, HasObject and DeleteObject of the key wait for the commit.
+	PutObject(key string, data []byte, modTime time.Time)
+	// Object returns the object's bytes and when it was put; the error
+	// wraps chat.ErrNotFound when there is none.
+	Object(ctx context.Context, key string) ([]byte, time.Time, error)
+	HasObject(ctx context.Context, key string) (bool, error)
+	// DeleteObject removes the object durably; a missing one is no error.
+	DeleteObject(ctx context.Context, key string) error
+}
+
+// DefaultSmallMax is the largest upload the embedded default keeps in its
+// database (KeepSmall): a month of a busy room, zipped, is a few KiB.
+const DefaultSmallMax = 64 << 10
+
+// KeepSmall makes the resumable uploads (StartUpload) that are at most max
+// bytes long (and shorter than PartSize) when committed objects of db
+// instead of files. Their Commit returns once the object is queued for db's
+// next commit; it is durable when a later write to db has returned — for
+// an export, the save of its job that follows Commit, which the answer
+// waits for. Until an upload outgrows max its bytes are in memory and no
+// file exists: Persisted reports none durable, and a crash loses only
+// that. Objects are read (Open, Handler) from db first, then from the
+// files; Delete removes both. Call it before the store is used.
+func (s *Store) KeepSmall(db SmallObjects, max int) {
+	s.small, s.smallMax = db, int64(max)
 }
 
 // Syncs reports how many syncs the store has made — fsyncs of files and of
@@ -275,8 +322,12 @@ type writer struct {
 	partSize  int64  // bytes between fsyncs
 	n, synced int64  // bytes written, and durably written
 	found     bool   // the file's name in .tmp/ is durable (synced once)
-	state     []byte // the encoded state for stateAt; nil until asked for
-	stateAt   int64
+	// inMemory: the upload's bytes are in mem and its file does not exist
+	// yet (KeepSmall); it is created when the upload outgrows the limit.
+	inMemory bool
+	mem      []byte
+	state    []byte // the encoded state for stateAt; nil until asked for
+	stateAt  int64
 }
 
 func (w *writer) Write(p []byte) (int, error) {
@@ -285,6 +336,16 @@ func (w *writer) Write(p []byte) (int, error) {
 	}
 	if w.finished {
 		return 0, fmt.Errorf("localfs: write %s: %w", w.key, errFinished)
+	}
+	if w.inMemory {
+		if w.n+int64(len(p)) <= w.s.smallLimit(w.partSize) {
+			w.mem = append(w.mem, p...)
+			w.n += int64(len(p))
+			return len(p), nil
+		}
+		if err := w.spill(); err != nil {
+			return 0, w.failUpload(fmt.Errorf("localfs: write %s: %w", w.key, err))
+		}
 	}
 	n, err := w.f.Write(p)
 	w.n += int64(n)
@@ -304,6 +365,27 @@ func (w *writer) Write(p []byte) (int, error) {
 		w.synced = w.n
 	}
 	return n, nil
+}
+
+// spill moves an upload kept in memory to its file, which it creates.
+func (w *writer) spill() error {
+	f, err := os.OpenFile(w.tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(w.mem); err != nil {
+		_ = f.Close()
+		_ = os.Remove(w.tmp)
+		return err
+	}
+	w.f, w.inMemory, w.mem = f, false, nil
+	return nil
+}
+
+// smallLimit is the length up to which an upload stays in memory: below a
+// part, so that Persisted never has to report bytes that are not in a file.
+func (s *Store) smallLimit(partSize int64) int64 {
+	return min(s.smallMax, partSize-1)
 }
 
 // failUpload makes err sticky on a resumable upload: what follows the last
@@ -330,6 +412,11 @@ func (w *writer) Commit() error {
 	}
 	if w.finished {
 		return fmt.Errorf("localfs: commit %s: %w", w.key, errFinished)
+	}
+	if w.inMemory {
+		w.s.small.PutObject(w.key, w.mem, w.s.now())
+		w.finished, w.mem = true, nil
+		return nil
 	}
 	if err := w.commit(); err != nil {
 		err = fmt.Errorf("localfs: commit %s: %w", w.key, err)
@@ -394,10 +481,29 @@ func (w *writer) commit() error {
 		if err := w.s.sharedSync(); err != nil {
 			return fmt.Errorf("sync the name: %w", err)
 		}
+	} else {
+		w.s.fsyncDir(parent)
+	}
+	// Open reads the database first: a small object the file replaces
+	// goes (the file is in place, so this is finished whatever the caller's
+	// context says).
+	if err := w.s.dropSmall(context.Background(), w.key); err != nil {
+		return fmt.Errorf("replace the small object: %w", err)
+	}
+	return nil
+}
+
+// dropSmall deletes the small object under key, if there is one (a look
+// first: a delete is a commit).
+func (s *Store) dropSmall(ctx context.Context, key string) error {
+	if s.small == nil {
 		return nil
 	}
-	w.s.fsyncDir(parent)
-	return nil
+	found, err := s.small.HasObject(ctx, key)
+	if err == nil && found {
+		err = s.small.DeleteObject(ctx, key)
+	}
+	return err
 }
 
 // mkdirs is os.MkdirAll for the common case of a key whose parent is new
@@ -419,6 +525,10 @@ func (w *writer) Abort() error {
 		return nil
 	}
 	w.finished = true
+	if w.inMemory {
+		w.mem = nil
+		return nil
+	}
 	cerr := w.f.Close()
 	if errors.Is(cerr, os.ErrClosed) {
 		cerr = nil // closed by a failed Commit
@@ -445,48 +555,79 @@ func syncDir(dir string) {
 
 // Open reads an object; the error wraps chat.ErrNotFound when there is none.
 func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
-	f, err := s.openFile(ctx, key)
+	o, err := s.openObject(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("localfs: open: %w", err)
 	}
-	return f, nil
+	return o, nil
 }
 
-// openFile opens the regular file holding key, returning its info too.
-func (s *Store) openFile(ctx context.Context, key string) (*os.File, error) {
+// object is an object open for reading: its file, or a small object's
+// bytes (KeepSmall).
+type object struct {
+	io.ReadSeeker
+	io.Closer
+	modTime time.Time
+}
+
+// openObject opens the object under key: the small object the database
+// holds, else the regular file.
+func (s *Store) openObject(ctx context.Context, key string) (*object, error) {
 	if err := CheckKey(key); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", key, err)
 	}
+	if s.small != nil {
+		data, mod, err := s.small.Object(ctx, key)
+		if err == nil {
+			return &object{ReadSeeker: bytes.NewReader(data), Closer: io.NopCloser(nil), modTime: mod}, nil // nothing to close
+		}
+		if !errors.Is(err, chat.ErrNotFound) {
+			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+	}
+	f, fi, err := s.openFile(key)
+	if err != nil {
+		return nil, err
+	}
+	return &object{ReadSeeker: f, Closer: f, modTime: fi.ModTime()}, nil
+}
+
+// openFile opens the regular file holding key, returning its info too.
+func (s *Store) openFile(key string) (*os.File, os.FileInfo, error) {
 	f, err := os.Open(s.path(key))
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-		return nil, fmt.Errorf("%s: %w", key, chat.ErrNotFound)
+		return nil, nil, fmt.Errorf("%s: %w", key, chat.ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", key, err)
+		return nil, nil, fmt.Errorf("%s: %w", key, err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		_ = f.Close()
-		return nil, fmt.Errorf("%s: %w", key, err)
+		return nil, nil, fmt.Errorf("%s: %w", key, err)
 	}
 	if !fi.Mode().IsRegular() {
 		// A "directory" made by longer keys is not an object.
 		_ = f.Close()
-		return nil, fmt.Errorf("%s: %w", key, chat.ErrNotFound)
+		return nil, nil, fmt.Errorf("%s: %w", key, chat.ErrNotFound)
 	}
-	return f, nil
+	return f, fi, nil
 }
 
-// Delete removes an object. A missing object, or a key that only names a
-// directory of other objects, is not an error.
+// Delete removes an object (a small one and a file under the key, with
+// KeepSmall). A missing object, or a key that only names a directory of
+// other objects, is not an error.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := CheckKey(key); err != nil {
 		return fmt.Errorf("localfs: delete: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("localfs: delete %s: %w", key, err)
+	}
+	if err := s.dropSmall(ctx, key); err != nil {
 		return fmt.Errorf("localfs: delete %s: %w", key, err)
 	}
 	p := s.path(key)

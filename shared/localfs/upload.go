@@ -72,14 +72,25 @@ func (s *Store) StartUpload(ctx context.Context, key string, info export.ObjectI
 	if err != nil {
 		return nil, fmt.Errorf("localfs: start upload %s: %w", key, err)
 	}
-	tmp := s.uploadPath(key, id)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	return s.newUpload(key, id)
+}
+
+// newUpload starts upload id of key from nothing: in memory with
+// KeepSmall, else in its new file. The name in .tmp/ is synced with the
+// first part (writer.Write): until then Persisted reports nothing a crash
+// could lose.
+func (s *Store) newUpload(key, id string) (*writer, error) {
+	w := &writer{s: s, tmp: s.uploadPath(key, id), dest: s.path(key), key: key, resumable: true, id: id, partSize: s.partSize()}
+	if s.small != nil && s.smallLimit(w.partSize) > 0 {
+		w.inMemory = true
+		return w, nil
+	}
+	f, err := os.OpenFile(w.tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("localfs: start upload %s: %w", key, err)
 	}
-	// The name in .tmp/ is synced with the first part (writer.Write): until
-	// then Persisted reports nothing a crash could lose.
-	return &writer{s: s, f: f, tmp: tmp, dest: s.path(key), key: key, resumable: true, id: id, partSize: s.partSize()}, nil
+	w.f = f
+	return w, nil
 }
 
 // ResumeUpload reopens the upload a Persisted state describes: the file is
@@ -104,6 +115,19 @@ func (s *Store) ResumeUpload(ctx context.Context, key string, info export.Object
 	}
 	tmp := s.uploadPath(key, st.ID)
 	f, err := os.OpenFile(tmp, os.O_WRONLY, 0)
+	if errors.Is(err, fs.ErrNotExist) && st.N == 0 && s.small != nil {
+		// Nothing was durable, and the upload may have been in memory
+		// only (KeepSmall): start it afresh, unless it was committed.
+		o, err := s.openObject(ctx, key)
+		switch {
+		case err == nil:
+			_ = o.Close()
+			return nil, fmt.Errorf("localfs: resume upload %s: committed: %w", key, chat.ErrNotFound)
+		case !errors.Is(err, chat.ErrNotFound):
+			return nil, fmt.Errorf("localfs: resume upload %s: %w", key, err)
+		}
+		return s.newUpload(key, st.ID)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("localfs: resume upload %s: committed, aborted or not this store's: %w", key, chat.ErrNotFound)
 	}
