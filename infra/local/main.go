@@ -26,6 +26,7 @@ import (
 	"github.com/rooms-export/rooms-export/shared/demo"
 	"github.com/rooms-export/rooms-export/shared/embedded"
 	"github.com/rooms-export/rooms-export/shared/gateway"
+	"github.com/rooms-export/rooms-export/shared/localfs"
 	"github.com/rooms-export/rooms-export/shared/settings"
 	"github.com/rooms-export/rooms-export/shared/workspace"
 )
@@ -151,8 +152,9 @@ Try it:
 then download the archive from the answer's "url":
   curl -L -o export.zip '<url>'
 
-Mail lands in %s/outbox/new, archives in %s/files/exports.
-`, base, demo.AdminID, demo.AdminToken, demo.GeneralRoomID, dataDir, dataDir)
+Mail lands in %s/outbox/new, archives in %s/files/exports (those of up to %d KiB
+in the database, %s/rooms-export.db); the url downloads either.
+`, base, demo.AdminID, demo.AdminToken, demo.GeneralRoomID, dataDir, dataDir, localfs.DefaultSmallMax>>10, dataDir)
 }
 
 func newLogger(level string) *slog.Logger {
