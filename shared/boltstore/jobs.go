@@ -89,16 +89,17 @@ func putJob(tx *bolt.Tx, e encodedJob, prev *chat.Job) error {
 }
 
 // CreateJob stores a new export job; chat.ErrConflict when the id exists.
-// It checks the id and hands the write to the group commit (Store.post):
-// when another commit is under way, CreateJob returns without waiting for
-// it and for the next one, and the job is written by the next — the service
-// creates a job and starts exporting at once, so those fdatasyncs overlap
-// the export instead of delaying it. Nobody outside learns the job's id
-// before a later UpdateJob of it — which runs after this write and waits
-// for its own commit — has returned, so a job is durable before any answer
-// names it; a crash in between loses a job nobody was told about, where
-// DynamoDB's PutItem would have kept it. Job and ActiveJob wait for the
-// commit of a job they would return, so reads see what CreateJob wrote.
+// It checks the id and hands the write to the group commit without starting
+// a commit (Store.hold): the job is written by the commit under way's
+// successor or by the next write — the service creates a job and starts
+// exporting at once, and the job's next save commits both, so a small
+// export waits for one commit, not two, even on an idle server. Nobody
+// outside learns the job's id before a later UpdateJob of it — which runs
+// after this write and waits for its own commit — has returned, so a job
+// is durable before any answer names it; a crash in between loses a job
+// nobody was told about, where DynamoDB's PutItem would have kept it. Job
+// and ActiveJob wait for (and start, if need be) the commit of a job they
+// would return, so reads see what CreateJob wrote.
 func (s *Store) CreateJob(ctx context.Context, job chat.Job) error {
 	if err := checkJob(job); err != nil {
 		return fmt.Errorf("boltstore: create job: %w", err)
@@ -111,7 +112,7 @@ func (s *Store) CreateJob(ctx context.Context, job chat.Job) error {
 	if err := s.jobs.claim(ctx, s, job, committed); err != nil {
 		return fmt.Errorf("boltstore: create job %s: %w", job.ID, err)
 	}
-	s.post(committed, func(tx *bolt.Tx) error {
+	s.hold(committed, func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketJobs).Get([]byte(job.ID)) != nil {
 			return nil // cannot happen (claim); never overwrite a job
 		}
@@ -164,25 +165,32 @@ func (c *creating) claim(ctx context.Context, s *Store, job chat.Job, committed 
 	return nil
 }
 
-// waitID returns once the commit of job id, if under way, has ended.
-func (c *creating) waitID(id string) {
+// waitID returns once the commit of job id, if pending, has ended.
+func (c *creating) waitID(s *Store, id string) {
 	c.mu.Lock()
 	ch := c.byID[id]
 	c.mu.Unlock()
-	if ch != nil {
-		<-ch
-	}
+	awaitCommit(s, ch)
 }
 
 // waitDedup returns once the commit of the newest job CreateJob has
-// handed over with that active-index prefix, if under way, has ended.
-func (c *creating) waitDedup(prefix []byte) {
+// handed over with that active-index prefix, if pending, has ended.
+func (c *creating) waitDedup(s *Store, prefix []byte) {
 	c.mu.Lock()
 	ch := c.byDedup[string(prefix)]
 	c.mu.Unlock()
-	if ch != nil {
-		<-ch
+	awaitCommit(s, ch)
+}
+
+// awaitCommit waits for the commit that closes committed (nil: none is
+// pending), starting one when the write is held (Store.hold) and no
+// commit is under way.
+func awaitCommit(s *Store, committed <-chan struct{}) {
+	if committed == nil || closed(committed) {
+		return
 	}
+	s.writes.flush()
+	<-committed
 }
 
 func closed(ch <-chan struct{}) bool {
@@ -197,7 +205,7 @@ func closed(ch <-chan struct{}) bool {
 // Job returns the job with that id, including one CreateJob has just
 // returned for.
 func (s *Store) Job(ctx context.Context, id string) (chat.Job, error) {
-	s.jobs.waitID(id)
+	s.jobs.waitID(s, id)
 	var j chat.Job
 	if err := s.get(ctx, bucketJobs, []byte(id), &j); err != nil {
 		return chat.Job{}, fmt.Errorf("boltstore: get job %s: %w", id, err)
@@ -243,7 +251,7 @@ func (s *Store) UpdateJob(ctx context.Context, job chat.Job, prevUpdatedAt time.
 // (SPEC §7); chat.ErrNotFound when there is none. A job CreateJob has
 // returned for is waited for.
 func (s *Store) ActiveJob(ctx context.Context, ownerID, dedupKey string) (chat.Job, error) {
-	s.jobs.waitDedup(activePrefix(ownerID, dedupKey))
+	s.jobs.waitDedup(s, activePrefix(ownerID, dedupKey))
 	var j chat.Job
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		if checkKeyPart("owner", ownerID) != nil || bytes.IndexByte([]byte(dedupKey), 0) >= 0 {

@@ -137,10 +137,7 @@ func (p *putting) wait(s *Store, key string) {
 	p.mu.Lock()
 	ch := p.byKey[key]
 	p.mu.Unlock()
-	if ch != nil && !closed(ch) {
-		s.writes.flush()
-		<-ch
-	}
+	awaitCommit(s, ch)
 }
 
 // ObjectKeys lists the keys of the small objects under prefix, in order.

@@ -132,3 +132,34 @@ func TestObjectKeys(t *testing.T) {
 		t.Fatalf("ObjectKeys = %v, want %v", got, want)
 	}
 }
+
+// TestHeldWritesCommitAtTheBound: writes held with no write after them
+// (counted calls that fail later) are committed once maxHeld have queued.
+func TestHeldWritesCommitAtTheBound(t *testing.T) {
+	s := openTemp(t)
+	ctx := t.Context()
+	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	before := s.Commits()
+	for i := range maxHeld - 1 {
+		if _, err := s.Allow(ctx, fmt.Sprintf("user%d", i), 10, time.Minute, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.Commits() - before; got != 0 {
+		t.Fatalf("%d commits for %d held writes, want none yet", got, maxHeld-1)
+	}
+	if _, err := s.Allow(ctx, "one more", 10, time.Minute, at); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Commits() == before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d held writes not committed", maxHeld)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	s.writes.drain()
+	if n := bucketLen(t, s, bucketRateCounts); n != maxHeld {
+		t.Fatalf("%d counters committed, want %d", n, maxHeld)
+	}
+}

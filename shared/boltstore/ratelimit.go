@@ -27,9 +27,10 @@ const sweepBatch = 64
 // memory (Store.rates), so that a call is decided without waiting for a
 // write transaction: bbolt lets one process at a time open the file, so this
 // Store sees every call counted in it. Allow decides under a lock and hands
-// the increment to the group commit without waiting (Store.post); a crash
-// can forget the counts of one commit — a limiter that Rocket.Chat keeps in
-// memory forgets them all. Counters of ended windows are deleted lazily, a
+// the increment to the group commit without starting one (Store.hold): it
+// commits with the next write — the export's job — or at Close; a crash
+// can forget the counts not committed yet — a limiter that Rocket.Chat
+// keeps in memory forgets them all. Counters of ended windows are deleted lazily, a
 // few per counted call.
 func (s *Store) Allow(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (export.RateDecision, error) {
 	if window <= 0 {
@@ -51,9 +52,9 @@ func (s *Store) Allow(ctx context.Context, key string, limit int, window time.Du
 		d.Remaining = 0
 		return d, nil
 	}
-	// Increments commute: the order in which concurrent calls post them
+	// Increments commute: the order in which concurrent calls hold them
 	// does not matter.
-	s.post(make(chan struct{}), func(tx *bolt.Tx) error {
+	s.hold(make(chan struct{}), func(tx *bolt.Tx) error {
 		counts, expiry := tx.Bucket(bucketRateCounts), tx.Bucket(bucketRateExpiry)
 		if err := sweepRateCounters(counts, expiry, now); err != nil {
 			return err

@@ -216,7 +216,7 @@ func (s *Store) txID() uint64 {
 	return uint64(id)
 }
 
-// Close commits the writes still queued (Store.post), then releases the
+// Close commits the writes still queued (Store.hold), then releases the
 // file and its lock.
 func (s *Store) Close() error {
 	s.writes.drain()
@@ -278,24 +278,16 @@ func (s *Store) batch(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	return s.writes.do(s.counted(fn))
 }
 
-// post queues fn for the next shared commit, for writes whose outcome the
-// caller already knows: when no commit is under way it commits fn at once,
-// like batch; when one is, it returns without waiting — fn goes into the
-// next commit — so the caller's work overlaps the commit's fdatasyncs
-// instead of waiting for two commits in a row. committed is closed when
-// fn's commit has ended. fn must not fail (a failing fn is dropped, its
-// changes rolled back). Later writes run after fn; reads see its changes
-// once committed is closed. A crash before then loses the write; Close
-// waits for it.
-func (s *Store) post(committed chan struct{}, fn func(tx *bolt.Tx) error) {
-	s.writes.post(s.counted(fn), committed)
-}
-
-// hold queues fn for the next shared commit without starting one: fn rides
-// on the next write (batch, post or a commit under way), so a write its
-// caller makes next commits both at once. committed is closed when fn's
-// commit has ended; flush starts one for writes that have waited long enough.
-// Until then a crash loses fn; Close commits it. The rest is as for post.
+// hold queues fn for the next shared commit, for writes whose outcome the
+// caller already knows, without starting a commit and without waiting: fn
+// goes into the commit that follows the one under way, or into the next
+// batch's, so the write its caller makes next (a job's save) commits both
+// at once — one commit's fdatasyncs instead of two in a row. committed is
+// closed when fn's commit has ended; a reader that needs fn committed
+// starts a commit when none is under way (awaitCommit). fn must not fail (a
+// failing fn is dropped, its changes rolled back). Later writes run after
+// fn; reads see its changes once committed is closed. A crash before then
+// loses the write; Close commits it.
 func (s *Store) hold(committed chan struct{}, fn func(tx *bolt.Tx) error) {
 	s.writes.hold(s.counted(fn), committed)
 }
@@ -312,7 +304,7 @@ func (s *Store) hold(committed chan struct{}, fn func(tx *bolt.Tx) error) {
 // One caller at a time leads: it takes every queued call (its own among
 // them), runs them in one transaction and, when more have queued meanwhile,
 // hands the lead to the oldest of them (to a new goroutine when that is a
-// posted call, whose caller has gone). Nobody leads for long, so no
+// held call, whose caller has gone). Nobody leads for long, so no
 // caller's answer waits for commits of calls that came after it.
 type group struct {
 	db    *bolt.DB
@@ -332,7 +324,7 @@ func newGroup(db *bolt.DB, delay time.Duration) *group {
 
 // call is one queued write. done receives errLead once when the call is
 // made leader, then the call's result. A posted call's caller does not wait
-// for an answer (post): committed is closed when its commit ends.
+// for an answer (hold): committed is closed when its commit ends.
 type call struct {
 	fn        func(*bolt.Tx) error
 	posted    bool
@@ -372,20 +364,24 @@ func (g *group) do(fn func(*bolt.Tx) error) error {
 	return result(<-c.done)
 }
 
-// post queues fn (Store.post).
-func (g *group) post(fn func(*bolt.Tx) error, committed chan struct{}) {
-	c := &call{fn: fn, posted: true, done: make(chan error, 1), committed: committed}
-	if g.push(c) {
-		g.lead()
-	}
-}
+// maxHeld is how many held writes may wait for a commit when none is under
+// way: calls that hold writes and make none (rate-limited calls refused
+// later) start one on a goroutine of its own once this many have queued.
+const maxHeld = 64
 
 // hold queues fn without leading (Store.hold).
 func (g *group) hold(fn func(*bolt.Tx) error, committed chan struct{}) {
 	c := &call{fn: fn, posted: true, done: make(chan error, 1), committed: committed}
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	g.queue = append(g.queue, c)
+	lead := !g.busy && len(g.queue) >= maxHeld
+	if lead {
+		g.busy = true
+	}
+	g.mu.Unlock()
+	if lead {
+		go g.lead()
+	}
 }
 
 // flush starts a commit of the queued calls when none is under way (held
