@@ -202,3 +202,41 @@ func TestFileReplacesSmallObject(t *testing.T) {
 		t.Fatalf("Open after Delete: %v, want ErrNotFound (both the object and the file gone)", err)
 	}
 }
+
+// TestSmallResumeOfZeroBytes: an upload kept in memory reports nothing
+// durable; its state resumes afresh while the upload is not committed
+// (the process that wrote it is gone), and fails once its object is.
+func TestSmallResumeOfZeroBytes(t *testing.T) {
+	s := newUploadStore(t)
+	s.KeepSmall(smallDB(t), testSmallMax)
+	ctx := t.Context()
+	u, err := s.StartUpload(ctx, "exports/z/z.zip", export.ObjectInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Write([]byte("lost with the process")); err != nil {
+		t.Fatal(err)
+	}
+	_, state := u.Persisted()
+	again, err := s.ResumeUpload(ctx, "exports/z/z.zip", export.ObjectInfo{}, state)
+	if err != nil {
+		t.Fatalf("resume of a zero-byte state of an upload in memory: %v", err)
+	}
+	if _, err := again.Write([]byte("written again")); err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ResumeUpload(ctx, "exports/z/z.zip", export.ObjectInfo{}, state); !errors.Is(err, chat.ErrNotFound) {
+		t.Fatalf("resume after the object was committed: %v, want ErrNotFound", err)
+	}
+	r, err := s.Open(ctx, "exports/z/z.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if b, _ := io.ReadAll(r); string(b) != "written again" {
+		t.Fatalf("object = %q", b)
+	}
+}

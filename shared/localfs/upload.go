@@ -98,7 +98,9 @@ func (s *Store) newUpload(key, id string) (*writer, error) {
 // Resuming again from the same (or an older) state of a live upload is
 // harmless — the bytes before its offset never change. After Commit or Abort
 // the file is gone and ResumeUpload fails with an error wrapping
-// chat.ErrNotFound; a state of another key, or one that is not this store's,
+// chat.ErrNotFound (with KeepSmall, a state of zero bytes whose upload was
+// aborted, or lost in memory, starts the upload afresh; one whose object
+// was committed still fails); a state of another key, or one that is not this store's,
 // is refused. Two processes must not write one upload at the same time (the
 // job's lease keeps a worker alone on its export): a write after another
 // process's Commit would land in the committed file.
