@@ -31,6 +31,21 @@ func smallDB(t *testing.T) *boltstore.Store {
 	return db
 }
 
+// readObject reads the object under key through Open.
+func readObject(t *testing.T, s *Store, key string) []byte {
+	t.Helper()
+	r, err := s.Open(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func TestSmallFileStoreContract(t *testing.T) {
 	storetest.RunFileStore(t, func(t *testing.T) export.FileStore {
 		s, _ := served(t, time.Now)
@@ -94,14 +109,8 @@ func TestSmallUploadIsNoFile(t *testing.T) {
 	if got, _, err := db.Object(ctx, "exports/s/small.zip"); err != nil || !bytes.Equal(got, small) {
 		t.Fatalf("database object = %d bytes, %v; want the %d written", len(got), err, len(small))
 	}
-	r, err := s.Open(ctx, "exports/s/small.zip")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := io.ReadAll(r)
-	r.Close()
-	if err != nil || !bytes.Equal(got, small) {
-		t.Fatalf("Open read %d bytes, %v", len(got), err)
+	if got := readObject(t, s, "exports/s/small.zip"); !bytes.Equal(got, small) {
+		t.Fatalf("Open read %d bytes, want %d", len(got), len(small))
 	}
 	link, err := s.PresignGet(ctx, "exports/s/small.zip", "room.zip", time.Hour)
 	if err != nil {
@@ -169,19 +178,7 @@ func TestFileReplacesSmallObject(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	read := func() []byte {
-		t.Helper()
-		r, err := s.Open(ctx, "exports/r/r.zip")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close()
-		b, err := io.ReadAll(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	read := func() []byte { return readObject(t, s, "exports/r/r.zip") }
 	small, big := []byte("small one"), bytes.Repeat([]byte("B"), 2*testSmallMax)
 	upload(small)
 	upload(big)
@@ -231,12 +228,7 @@ func TestSmallResumeOfZeroBytes(t *testing.T) {
 	if _, err := s.ResumeUpload(ctx, "exports/z/z.zip", export.ObjectInfo{}, state); !errors.Is(err, chat.ErrNotFound) {
 		t.Fatalf("resume after the object was committed: %v, want ErrNotFound", err)
 	}
-	r, err := s.Open(ctx, "exports/z/z.zip")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	if b, _ := io.ReadAll(r); string(b) != "written again" {
+	if b := readObject(t, s, "exports/z/z.zip"); string(b) != "written again" {
 		t.Fatalf("object = %q", b)
 	}
 }
