@@ -87,7 +87,65 @@ func (c *compressors) buffer() []byte {
 		c.ins = c.ins[:n-1]
 		return b[:0]
 	}
+	if b := spare.take(&spare.ins); b != nil {
+		return b[:0]
+	}
 	return make([]byte, 0, firstSegmentBuffer)
+}
+
+// spare keeps the first-size buffers of closed Writers for the next ones: a
+// server of many small exports would otherwise allocate and clear a content
+// and an output buffer for each (a sync.Pool would not keep them: a busy
+// server collects garbage every few tens of milliseconds, and each
+// collection empties the pools). It holds at most maxSpare of each kind,
+// 2 × 8 × 32 KiB; bigger buffers are left to the collector.
+var spare spareBuffers
+
+const maxSpare = 8
+
+type spareBuffers struct {
+	mu        sync.Mutex
+	ins, outs [][]byte // empty buffers of capacity firstSegmentBuffer; guarded by mu
+}
+
+// take returns an empty buffer from list, nil when there is none.
+func (sp *spareBuffers) take(list *[][]byte) []byte {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	n := len(*list)
+	if n == 0 {
+		return nil
+	}
+	b := (*list)[n-1]
+	(*list)[n-1] = nil
+	*list = (*list)[:n-1]
+	return b
+}
+
+// keep adds the buffers of bufs that have the first size to list, up to
+// maxSpare.
+func (sp *spareBuffers) keep(list *[][]byte, bufs [][]byte) {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	for _, b := range bufs {
+		if len(*list) == maxSpare {
+			return
+		}
+		if cap(b) == firstSegmentBuffer {
+			*list = append(*list, b[:0])
+		}
+	}
+}
+
+// recycle hands the compressors' buffers to spare once their Writer is
+// closed: nothing refers to them any more.
+func (c *compressors) recycle() {
+	c.mu.Lock()
+	ins, outs := c.ins, c.outs
+	c.ins, c.outs = nil, nil
+	c.mu.Unlock()
+	spare.keep(&spare.ins, ins)
+	spare.keep(&spare.outs, outs)
 }
 
 // fill appends as much of p to seg as the segment takes, growing seg's
@@ -199,6 +257,13 @@ func (c *compressors) compress(s *segment) {
 		c.outs = c.outs[:n-1]
 	}
 	c.mu.Unlock()
+	if out.b == nil {
+		// first-size, as content buffers: kept for the next Writer when
+		// the segment's output fits (spare)
+		if out.b = spare.take(&spare.outs); out.b == nil {
+			out.b = make([]byte, 0, firstSegmentBuffer)
+		}
+	}
 	fw, err := getFlateWriter(c.level, &out)
 	if err != nil {
 		s.err = fmt.Errorf("start compressor: %w", err)

@@ -396,6 +396,7 @@ func (z *Writer) Close() error {
 		return z.stick(fmt.Errorf("zipstream: close: %w", err))
 	}
 	z.closed = true
+	z.comp.recycle()
 	z.bw.Reset(nil)
 	outputBuffers.Put(z.bw)
 	z.bw = nil // nothing writes after Close: Write has no entry, Create and Checkpoint refuse
