@@ -1,6 +1,7 @@
 package export
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -61,11 +62,50 @@ const pipeChunk = 64 << 10
 // pipe's goroutine.
 const pipeQueue = 8
 
-// chunkPool is where a pipe takes its buffers and gives them back: a
-// *sync.Pool shared by a Service's exports.
+// chunkPool is where a pipe takes its buffers and gives them back: the
+// chunks a Service's exports share.
 type chunkPool interface {
 	Get() any
 	Put(any)
+}
+
+// maxSpareChunks is how many buffers chunks keeps across collections.
+const maxSpareChunks = 4
+
+// chunks is a Service's pool of pipe buffers (*[]byte of pipeChunk): a few
+// in a list that garbage collection leaves alone, the rest in a sync.Pool.
+// A busy server of small exports collects every few tens of milliseconds,
+// and every collection empties a sync.Pool: each export allocated and
+// cleared its 64 KiB chunk again. The list bounds what is kept to
+// maxSpareChunks × 64 KiB.
+type chunks struct {
+	mu    sync.Mutex
+	spare []any // guarded by mu
+	pool  sync.Pool
+}
+
+func (c *chunks) Get() any {
+	c.mu.Lock()
+	if n := len(c.spare); n > 0 {
+		b := c.spare[n-1]
+		c.spare[n-1] = nil
+		c.spare = c.spare[:n-1]
+		c.mu.Unlock()
+		return b
+	}
+	c.mu.Unlock()
+	return c.pool.Get()
+}
+
+func (c *chunks) Put(b any) {
+	c.mu.Lock()
+	if len(c.spare) < maxSpareChunks {
+		c.spare = append(c.spare, b)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.pool.Put(b)
 }
 
 func newZipPipe(zw *zipstream.Writer, up Upload, pool chunkPool) *zipPipe {

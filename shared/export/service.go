@@ -6,7 +6,6 @@ package export
 
 import (
 	"crypto/rand"
-	"sync"
 	"time"
 
 	"github.com/rooms-export/rooms-export/shared/render"
@@ -98,7 +97,7 @@ type Service struct {
 	// bytes), shared by the exports a process runs one after another: a
 	// server of many small exports would otherwise allocate and clear
 	// them anew for every one.
-	chunks sync.Pool
+	chunks chunks
 }
 
 func (s *Service) now() time.Time {

@@ -87,8 +87,8 @@ func (c *compressors) buffer() []byte {
 		c.ins = c.ins[:n-1]
 		return b[:0]
 	}
-	if b := spare.take(&spare.ins); b != nil {
-		return b[:0]
+	if b, ok := spare.ins.take(); ok {
+		return b
 	}
 	return make([]byte, 0, firstSegmentBuffer)
 }
@@ -99,40 +99,47 @@ func (c *compressors) buffer() []byte {
 // server collects garbage every few tens of milliseconds, and each
 // collection empties the pools). It holds at most maxSpare of each kind,
 // 2 × 8 × 32 KiB; bigger buffers are left to the collector.
-var spare spareBuffers
+var spare = struct{ ins, outs spareList[[]byte] }{spareList[[]byte]{max: maxSpare}, spareList[[]byte]{max: maxSpare}}
 
 const maxSpare = 8
 
-type spareBuffers struct {
-	mu        sync.Mutex
-	ins, outs [][]byte // empty buffers of capacity firstSegmentBuffer; guarded by mu
+// spareList keeps up to max values across garbage collections.
+type spareList[T any] struct {
+	mu    sync.Mutex
+	items []T // guarded by mu
+	max   int
 }
 
-// take returns an empty buffer from list, nil when there is none.
-func (sp *spareBuffers) take(list *[][]byte) []byte {
-	sp.mu.Lock()
-	defer sp.mu.Unlock()
-	n := len(*list)
+// take returns a kept value, if there is one.
+func (l *spareList[T]) take() (T, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var v T
+	n := len(l.items)
 	if n == 0 {
-		return nil
+		return v, false
 	}
-	b := (*list)[n-1]
-	(*list)[n-1] = nil
-	*list = (*list)[:n-1]
-	return b
+	v, l.items[n-1] = l.items[n-1], v
+	l.items = l.items[:n-1]
+	return v, true
 }
 
-// keep adds the buffers of bufs that have the first size to list, up to
-// maxSpare.
-func (sp *spareBuffers) keep(list *[][]byte, bufs [][]byte) {
-	sp.mu.Lock()
-	defer sp.mu.Unlock()
+// keep adds v unless the list is full, and reports whether it did.
+func (l *spareList[T]) keep(v T) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.items) == l.max {
+		return false
+	}
+	l.items = append(l.items, v)
+	return true
+}
+
+// keepFirstSize keeps the first-size buffers of bufs in l, emptied.
+func keepFirstSize(l *spareList[[]byte], bufs [][]byte) {
 	for _, b := range bufs {
-		if len(*list) == maxSpare {
+		if cap(b) == firstSegmentBuffer && !l.keep(b[:0]) {
 			return
-		}
-		if cap(b) == firstSegmentBuffer {
-			*list = append(*list, b[:0])
 		}
 	}
 }
@@ -144,8 +151,8 @@ func (c *compressors) recycle() {
 	ins, outs := c.ins, c.outs
 	c.ins, c.outs = nil, nil
 	c.mu.Unlock()
-	spare.keep(&spare.ins, ins)
-	spare.keep(&spare.outs, outs)
+	keepFirstSize(&spare.ins, ins)
+	keepFirstSize(&spare.outs, outs)
 }
 
 // fill appends as much of p to seg as the segment takes, growing seg's
@@ -260,7 +267,8 @@ func (c *compressors) compress(s *segment) {
 	if out.b == nil {
 		// first-size, as content buffers: kept for the next Writer when
 		// the segment's output fits (spare)
-		if out.b = spare.take(&spare.outs); out.b == nil {
+		var ok bool
+		if out.b, ok = spare.outs.take(); !ok {
 			out.b = make([]byte, 0, firstSegmentBuffer)
 		}
 	}

@@ -35,12 +35,11 @@ func TestSpareBuffersAcrossWriters(t *testing.T) {
 		}
 		checkArchive(t, out.Bytes(), names, contents)
 	}
-	spare.mu.Lock()
-	defer spare.mu.Unlock()
-	if len(spare.ins) == 0 || len(spare.outs) == 0 {
-		t.Fatalf("spare holds %d content and %d output buffers after 40 archives, want some of each", len(spare.ins), len(spare.outs))
+	ins, outs := spareItems(&spare.ins), spareItems(&spare.outs)
+	if len(ins) == 0 || len(outs) == 0 {
+		t.Fatalf("spare holds %d content and %d output buffers after 40 archives, want some of each", len(ins), len(outs))
 	}
-	for _, list := range [][][]byte{spare.ins, spare.outs} {
+	for _, list := range [][][]byte{ins, outs} {
 		if len(list) > maxSpare {
 			t.Fatalf("spare holds %d buffers of a kind, at most %d", len(list), maxSpare)
 		}
@@ -59,4 +58,10 @@ func roomSize(i int) int {
 		return 2000 + i
 	}
 	return 1000 + i*99991%(3*SegmentSize)
+}
+
+func spareItems(l *spareList[[]byte]) [][]byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([][]byte(nil), l.items...)
 }

@@ -398,7 +398,9 @@ func (z *Writer) Close() error {
 	z.closed = true
 	z.comp.recycle()
 	z.bw.Reset(nil)
-	outputBuffers.Put(z.bw)
+	if !spareOutputs.keep(z.bw) {
+		outputBuffers.Put(z.bw)
+	}
 	z.bw = nil // nothing writes after Close: Write has no entry, Create and Checkpoint refuse
 	return nil
 }
@@ -408,9 +410,16 @@ func (z *Writer) Close() error {
 // archives would otherwise allocate and clear one for each.
 var outputBuffers sync.Pool // of *bufio.Writer
 
+// spareOutputs keeps a few output buffers across collections, which empty
+// outputBuffers (see spare).
+var spareOutputs = spareList[*bufio.Writer]{max: 4}
+
 // newOutput is a buffer of bufferSize bytes in front of w.
 func newOutput(w io.Writer) *bufio.Writer {
-	bw, ok := outputBuffers.Get().(*bufio.Writer)
+	bw, ok := spareOutputs.take()
+	if !ok {
+		bw, ok = outputBuffers.Get().(*bufio.Writer)
+	}
 	if !ok {
 		// not NewWriterSize(w, ...), which hands back w itself when w is
 		// a big enough bufio.Writer: Close would then pool the caller's
