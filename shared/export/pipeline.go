@@ -1,7 +1,6 @@
 package export
 
 import (
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,49 +62,11 @@ const pipeChunk = 64 << 10
 const pipeQueue = 8
 
 // chunkPool is where a pipe takes its buffers and gives them back: the
-// chunks a Service's exports share.
+// spare.Pool a Service's exports share (Service.chunks), which keeps a few
+// across garbage collections.
 type chunkPool interface {
 	Get() any
 	Put(any)
-}
-
-// maxSpareChunks is how many buffers chunks keeps across collections.
-const maxSpareChunks = 4
-
-// chunks is a Service's pool of pipe buffers (*[]byte of pipeChunk): a few
-// in a list that garbage collection leaves alone, the rest in a sync.Pool.
-// A busy server of small exports collects every few tens of milliseconds,
-// and every collection empties a sync.Pool: each export allocated and
-// cleared its 64 KiB chunk again. The list bounds what is kept to
-// maxSpareChunks × 64 KiB.
-type chunks struct {
-	mu    sync.Mutex
-	spare []any // guarded by mu
-	pool  sync.Pool
-}
-
-func (c *chunks) Get() any {
-	c.mu.Lock()
-	if n := len(c.spare); n > 0 {
-		b := c.spare[n-1]
-		c.spare[n-1] = nil
-		c.spare = c.spare[:n-1]
-		c.mu.Unlock()
-		return b
-	}
-	c.mu.Unlock()
-	return c.pool.Get()
-}
-
-func (c *chunks) Put(b any) {
-	c.mu.Lock()
-	if len(c.spare) < maxSpareChunks {
-		c.spare = append(c.spare, b)
-		c.mu.Unlock()
-		return
-	}
-	c.mu.Unlock()
-	c.pool.Put(b)
 }
 
 func newZipPipe(zw *zipstream.Writer, up Upload, pool chunkPool) *zipPipe {

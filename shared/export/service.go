@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rooms-export/rooms-export/shared/render"
+	"github.com/rooms-export/rooms-export/shared/spare"
 )
 
 // Config holds the service's limits and defaults. Zero values are replaced
@@ -97,7 +98,7 @@ type Service struct {
 	// bytes), shared by the exports a process runs one after another: a
 	// server of many small exports would otherwise allocate and clear
 	// them anew for every one.
-	chunks chunks
+	chunks spare.Pool
 }
 
 func (s *Service) now() time.Time {

@@ -5,6 +5,8 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/flate"
+
+	"github.com/rooms-export/rooms-export/shared/spare"
 )
 
 // SegmentSize is how much content a Deflate entry's compressor takes before
@@ -87,59 +89,23 @@ func (c *compressors) buffer() []byte {
 		c.ins = c.ins[:n-1]
 		return b[:0]
 	}
-	if b, ok := spare.ins.take(); ok {
+	if b, ok := spareIns.Get().([]byte); ok {
 		return b
 	}
 	return make([]byte, 0, firstSegmentBuffer)
 }
 
-// spare keeps the first-size buffers of closed Writers for the next ones: a
-// server of many small exports would otherwise allocate and clear a content
-// and an output buffer for each (a sync.Pool would not keep them: a busy
-// server collects garbage every few tens of milliseconds, and each
-// collection empties the pools). It holds at most maxSpare of each kind,
-// 2 × 8 × 32 KiB; bigger buffers are left to the collector.
-var spare = struct{ ins, outs spareList[[]byte] }{spareList[[]byte]{max: maxSpare}, spareList[[]byte]{max: maxSpare}}
+// spareIns and spareOuts keep the first-size content and output buffers
+// of closed Writers for the next ones: a server of many small exports would
+// otherwise allocate and clear both for each (spare.Pool: a few survive
+// garbage collections). Bigger buffers are left to the collector.
+var spareIns, spareOuts = spare.Pool{Keep: 8}, spare.Pool{Keep: 8} // of []byte, empty, first-size
 
-const maxSpare = 8
-
-// spareList keeps up to max values across garbage collections.
-type spareList[T any] struct {
-	mu    sync.Mutex
-	items []T // guarded by mu
-	max   int
-}
-
-// take returns a kept value, if there is one.
-func (l *spareList[T]) take() (T, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var v T
-	n := len(l.items)
-	if n == 0 {
-		return v, false
-	}
-	v, l.items[n-1] = l.items[n-1], v
-	l.items = l.items[:n-1]
-	return v, true
-}
-
-// keep adds v unless the list is full, and reports whether it did.
-func (l *spareList[T]) keep(v T) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.items) == l.max {
-		return false
-	}
-	l.items = append(l.items, v)
-	return true
-}
-
-// keepFirstSize keeps the first-size buffers of bufs in l, emptied.
-func keepFirstSize(l *spareList[[]byte], bufs [][]byte) {
+// keepFirstSize puts the first-size buffers of bufs, emptied, into p.
+func keepFirstSize(p *spare.Pool, bufs [][]byte) {
 	for _, b := range bufs {
-		if cap(b) == firstSegmentBuffer && !l.keep(b[:0]) {
-			return
+		if cap(b) == firstSegmentBuffer {
+			p.Put(b[:0])
 		}
 	}
 }
@@ -151,8 +117,8 @@ func (c *compressors) recycle() {
 	ins, outs := c.ins, c.outs
 	c.ins, c.outs = nil, nil
 	c.mu.Unlock()
-	keepFirstSize(&spare.ins, ins)
-	keepFirstSize(&spare.outs, outs)
+	keepFirstSize(&spareIns, ins)
+	keepFirstSize(&spareOuts, outs)
 }
 
 // fill appends as much of p to seg as the segment takes, growing seg's
@@ -266,9 +232,9 @@ func (c *compressors) compress(s *segment) {
 	c.mu.Unlock()
 	if out.b == nil {
 		// first-size, as content buffers: kept for the next Writer when
-		// the segment's output fits (spare)
+		// the segment's output fits (spareOuts)
 		var ok bool
-		if out.b, ok = spare.outs.take(); !ok {
+		if out.b, ok = spareOuts.Get().([]byte); !ok {
 			out.b = make([]byte, 0, firstSegmentBuffer)
 		}
 	}

@@ -47,12 +47,13 @@ import (
 	"io/fs"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/klauspost/compress/flate"
+
+	"github.com/rooms-export/rooms-export/shared/spare"
 )
 
 // Compression methods, the values archive/zip calls zip.Store and
@@ -398,28 +399,20 @@ func (z *Writer) Close() error {
 	z.closed = true
 	z.comp.recycle()
 	z.bw.Reset(nil)
-	if !spareOutputs.keep(z.bw) {
-		outputBuffers.Put(z.bw)
-	}
+	outputBuffers.Put(z.bw)
 	z.bw = nil // nothing writes after Close: Write has no entry, Create and Checkpoint refuse
 	return nil
 }
 
 // outputBuffers are the Writers' output buffers (bufferSize bytes), handed
 // back by Close for the next archive: a process that writes many small
-// archives would otherwise allocate and clear one for each.
-var outputBuffers sync.Pool // of *bufio.Writer
-
-// spareOutputs keeps a few output buffers across collections, which empty
-// outputBuffers (see spare).
-var spareOutputs = spareList[*bufio.Writer]{max: 4}
+// archives would otherwise allocate and clear one for each (a few of them
+// survive garbage collections: spare.Pool).
+var outputBuffers spare.Pool // of *bufio.Writer
 
 // newOutput is a buffer of bufferSize bytes in front of w.
 func newOutput(w io.Writer) *bufio.Writer {
-	bw, ok := spareOutputs.take()
-	if !ok {
-		bw, ok = outputBuffers.Get().(*bufio.Writer)
-	}
+	bw, ok := outputBuffers.Get().(*bufio.Writer)
 	if !ok {
 		// not NewWriterSize(w, ...), which hands back w itself when w is
 		// a big enough bufio.Writer: Close would then pool the caller's
