@@ -125,8 +125,8 @@ func (s *Store) CreateJob(ctx context.Context, job chat.Job) error {
 // ended, so that reads can wait for it and CreateJob can refuse their ids.
 type creating struct {
 	mu      sync.Mutex
-	byID    map[string]<-chan struct{} // job id -> closed when its commit ends
-	byDedup map[string]<-chan struct{} // activePrefix -> the same, for the newest such job
+	byID    pending // job id -> closed when its commit ends
+	byDedup pending // activePrefix -> the same, for the newest such job
 }
 
 // claim refuses job's id when a job has it, or notes that job will be
@@ -148,21 +148,28 @@ func (c *creating) claim(ctx context.Context, s *Store, job chat.Job, committed 
 	if err != nil {
 		return err
 	}
-	if c.byID == nil {
-		c.byID, c.byDedup = map[string]<-chan struct{}{}, map[string]<-chan struct{}{}
+	c.byID.set(job.ID, committed)
+	c.byDedup.set(string(activePrefix(job.OwnerID, job.DedupKey)), committed)
+	return nil
+}
+
+// pending maps keys to the commit of their newest held write (Store.hold),
+// closed when it ends. Its owner locks it.
+type pending map[string]<-chan struct{}
+
+// set notes that key's newest write is committed when committed is closed.
+// Entries of commits that have ended go on the way, so the map holds about
+// one commit's keys.
+func (p *pending) set(key string, committed <-chan struct{}) {
+	if *p == nil {
+		*p = pending{}
 	}
-	// Entries of commits that have ended go on the way, so the maps hold
-	// about one commit's jobs.
-	for _, m := range []map[string]<-chan struct{}{c.byID, c.byDedup} {
-		for k, ch := range m {
-			if closed(ch) {
-				delete(m, k)
-			}
+	for k, ch := range *p {
+		if closed(ch) {
+			delete(*p, k)
 		}
 	}
-	c.byID[job.ID] = committed
-	c.byDedup[string(activePrefix(job.OwnerID, job.DedupKey))] = committed
-	return nil
+	(*p)[key] = committed
 }
 
 // waitID returns once the commit of job id, if pending, has ended.

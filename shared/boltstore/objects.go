@@ -94,23 +94,13 @@ func (s *Store) DeleteObject(ctx context.Context, key string) error {
 // ended, so that reads of them wait for it.
 type putting struct {
 	mu    sync.Mutex
-	byKey map[string]<-chan struct{} // key -> closed when its newest put's commit ends
+	byKey pending // key -> closed when its newest put's commit ends
 }
 
 func (p *putting) add(key string, committed <-chan struct{}) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.byKey == nil {
-		p.byKey = map[string]<-chan struct{}{}
-	}
-	// Entries of commits that have ended go on the way, so the map holds
-	// about one commit's objects.
-	for k, ch := range p.byKey {
-		if closed(ch) {
-			delete(p.byKey, k)
-		}
-	}
-	p.byKey[key] = committed
+	p.byKey.set(key, committed)
 }
 
 // waitPrefix is wait for every key under prefix.
