@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -129,26 +128,3 @@ func (r *Runner) Dispatch(ctx context.Context, jobID string) error {
 
 // Wait blocks until every dispatched export has ended.
 func (r *Runner) Wait() { r.wg.Wait() }
-
-// GCPercent is the garbage collector's target (GOGC) of the processes that
-// run the embedded default, unless their environment sets GOGC. The Go
-// default, 100, lets the heap grow to twice what is live before collecting;
-// a big export's pipeline (pages read ahead, segments being compressed,
-// compressors) holds several megabytes live, so at 100 a million-message
-// export peaked about a third above a ten-thousand-message one on the same
-// machine. At 70 the heap stays closer to what is live — the peak grows by
-// a quarter at most between those two (see the README's Performance) — for
-// a few percent more CPU spent collecting. The Lambda functions keep the Go
-// default: there memory is what the function is configured with, and CPU
-// time is what it is billed for.
-const GCPercent = 70
-
-// TuneRuntime sets the Go runtime as the embedded default runs: GOGC
-// GCPercent unless getenv("GOGC") says otherwise (the runtime has then
-// read it already). The local server and the tools that measure it (the
-// bench's export processes, the load check) call it first thing.
-func TuneRuntime(getenv func(string) string) {
-	if getenv("GOGC") == "" {
-		debug.SetGCPercent(GCPercent)
-	}
-}
