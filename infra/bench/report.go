@@ -179,5 +179,5 @@ func gcSetting() string {
 	if g := os.Getenv("GOGC"); g != "" {
 		return "GOGC " + g + ", from the environment"
 	}
-	return fmt.Sprintf("GOGC %d with at least %d MiB of garbage between collections, embedded.TuneRuntime", embedded.GCPercent, embedded.GCHeadroom>>20)
+	return fmt.Sprintf("GOGC %d, and %d KiB of headroom per export under way, embedded.TuneRuntime", embedded.GCPercent, embedded.ExportHeadroom>>10)
 }

@@ -68,8 +68,9 @@ func Open(dir string, cfg export.Config, log *slog.Logger) (*Stack, error) {
 	st.Service = &export.Service{
 		Directory: store, Messages: store, Jobs: store, Limiter: store,
 		Files: files, Mailer: outbox, Dispatcher: st.Runner,
-		Links:  export.LinkSigner{Key: key},
-		Config: cfg.WithDefaults(),
+		Links:   export.LinkSigner{Key: key},
+		Config:  cfg.WithDefaults(),
+		Running: &running,
 	}
 	st.Runner.run = st.Service.Run
 	return st, nil

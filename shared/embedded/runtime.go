@@ -21,32 +21,42 @@ import (
 // time is what it is billed for.
 const GCPercent = 70
 
-// GCHeadroom is the least garbage the collector lets pile up before it
-// runs again, whatever is live. GCPercent alone ties the two: a busy local
-// server serving small exports has 5–8 MiB live and allocates ~250 MiB a
-// second, so at 70 it collected ~80 times a second, with a tenth of its
-// processor time in the collector itself and more in the write barriers
-// and assists of the cycle that was always under way. With this floor it
-// collects a third as often; a big export, whose pipeline holds more live,
-// gets a few MiB more headroom than 70% gave it, and a small one uses its
-// headroom where it used to collect (see the README's Performance).
-const GCHeadroom = 12 << 20
+// ExportHeadroom is the garbage each export under way may leave before
+// the collector runs again, whatever is live, up to MaxHeadroom in all.
+// GCPercent alone ties garbage to the live heap: a busy local server
+// serving many small exports at once has 5–8 MiB live and allocates ~250
+// MiB a second (a small export ~170 KB in all), so at 70 it collected ~80
+// times a second, with a tenth of its processor time in the collector
+// itself and more in the write barriers and assists of the cycle that was
+// always under way. With 32 exports under way it collects about a third as
+// often. One export alone is below GCPercent's own headroom, and runs as
+// before: its memory does not depend on this.
+const (
+	ExportHeadroom = 512 << 10
+	MaxHeadroom    = 16 << 20
+)
+
+// running counts the exports under way in this process: every stack Open
+// makes counts its service's Export and Run calls here.
+var running atomic.Int64
 
 // maxGCPercent bounds the target while almost nothing is live (a process
 // just started), where the headroom alone would ask for a huge percentage.
 const maxGCPercent = 2000
 
 // TuneRuntime sets the Go runtime as the embedded default runs: GOGC
-// GCPercent with at least GCHeadroom of garbage between collections,
-// unless getenv("GOGC") says otherwise (the runtime has then read it
-// already, and it is left alone). The local server and the tools that
+// GCPercent, with at least ExportHeadroom of garbage between collections
+// for each export under way, unless getenv("GOGC") says otherwise (the
+// runtime has then read it already, and it is left alone). The local server and the tools that
 // measure it (the bench's export processes, the load check) call it first
 // thing; calls after the first change nothing.
 func TuneRuntime(getenv func(string) string) {
 	if getenv("GOGC") != "" {
 		return
 	}
-	tuneOnce.Do(func() { tuner = startGCTuner(GCPercent, GCHeadroom) })
+	tuneOnce.Do(func() {
+		tuner = startGCTuner(GCPercent, exportsHeadroom)
+	})
 }
 
 var (
@@ -54,12 +64,20 @@ var (
 	tuner    *gcTuner // the process's, once TuneRuntime started it
 )
 
+// exportsHeadroom is the headroom the exports under way ask for.
+func exportsHeadroom() uint64 {
+	return min(uint64(max(running.Load(), 0))*ExportHeadroom, MaxHeadroom)
+}
+
 // gcPercentFor is the GOGC whose next heap goal leaves room for headroom
 // bytes of garbage, or percent of what the last collection found live
 // (base: the live heap, goroutine stacks and globals, which the Go pacer
 // counts), whichever is more.
 func gcPercentFor(base uint64, percent int, headroom uint64) int {
-	if base == 0 {
+	switch {
+	case headroom == 0:
+		return percent
+	case base == 0:
 		return maxGCPercent
 	}
 	p := headroom * 100 / base
@@ -74,12 +92,12 @@ func gcPercentFor(base uint64, percent int, headroom uint64) int {
 
 // gcTuner sets GOGC after every collection from what that collection found
 // live (runtime/metrics), so that the next one comes after at least
-// headroom bytes of allocation. It learns of collections through a
+// headroom() bytes of allocation. It learns of collections through a
 // finalizer on an object that becomes garbage in each cycle (the runtime
 // has no callback for them); setting GOGC takes a lock, not a pause.
 type gcTuner struct {
 	percent  int
-	headroom uint64
+	headroom func() uint64
 	cycles   atomic.Int64 // collections seen
 
 	mu      sync.Mutex
@@ -93,7 +111,7 @@ type gcTuner struct {
 // allocator's shared blocks (whose finalizers may never run).
 type gcCycle struct{ t *gcTuner }
 
-func startGCTuner(percent int, headroom uint64) *gcTuner {
+func startGCTuner(percent int, headroom func() uint64) *gcTuner {
 	t := &gcTuner{percent: percent, headroom: headroom, set: percent, samples: []metrics.Sample{
 		{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"},
 	}}
@@ -121,7 +139,7 @@ func (t *gcTuner) collected() {
 			base += s.Value.Uint64()
 		}
 	}
-	if p := gcPercentFor(base, t.percent, t.headroom); p != t.set {
+	if p := gcPercentFor(base, t.percent, t.headroom()); p != t.set {
 		debug.SetGCPercent(p)
 		t.set = p
 	}

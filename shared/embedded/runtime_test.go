@@ -47,10 +47,24 @@ func TestGCPercentFor(t *testing.T) {
 		{12 * mib, 100, 12 * mib, 100}, // equal: the percentage
 		{1024, 70, 12 * mib, maxGCPercent},
 		{0, 70, 12 * mib, maxGCPercent},
+		{0, 70, 0, 70}, // nothing under way: the percentage
 		{5 * mib, 70, 0, 70},
 	} {
 		if got := gcPercentFor(c.base, c.percent, c.headroom); got != c.want {
 			t.Errorf("gcPercentFor(%d, %d, %d) = %d, want %d", c.base, c.percent, c.headroom, got, c.want)
+		}
+	}
+}
+
+// TestExportsHeadroom: each export under way adds ExportHeadroom, up to
+// MaxHeadroom.
+func TestExportsHeadroom(t *testing.T) {
+	was := running.Load()
+	t.Cleanup(func() { running.Store(was) })
+	for n, want := range map[int64]uint64{0: 0, 1: ExportHeadroom, 4: 4 * ExportHeadroom, 10000: MaxHeadroom} {
+		running.Store(n)
+		if got := exportsHeadroom(); got != want {
+			t.Errorf("%d exports under way: headroom %d, want %d", n, got, want)
 		}
 	}
 }
@@ -62,7 +76,7 @@ func TestGCTuner(t *testing.T) {
 	t.Cleanup(func() { debug.SetGCPercent(was) })
 
 	const headroom = 256 << 20 // far above this test binary's live heap
-	tu := startGCTuner(GCPercent, headroom)
+	tu := startGCTuner(GCPercent, func() uint64 { return headroom })
 	if got := gogc(t); got != GCPercent {
 		t.Errorf("started: GOGC %d, want %d", got, GCPercent)
 	}

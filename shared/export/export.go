@@ -55,6 +55,10 @@ func (r Result) Body() map[string]any {
 // about whether a room exists. linkBase is the public base URL download
 // links are built on.
 func (s *Service) Export(ctx context.Context, c Credentials, body []byte, linkBase string) (Result, error) {
+	if r := s.Running; r != nil {
+		r.Add(1)
+		defer r.Add(-1)
+	}
 	u, err := s.Authenticate(ctx, c)
 	if err != nil {
 		return Result{}, err

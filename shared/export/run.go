@@ -35,6 +35,10 @@ const (
 // the user can read, nothing half-written stays in storage, and the
 // returned error carries the detail for the log.
 func (s *Service) Run(ctx context.Context, jobID string) error {
+	if r := s.Running; r != nil {
+		r.Add(1)
+		defer r.Add(-1)
+	}
 	deadline := time.Time{}
 	if s.Config.WorkerBudget > 0 {
 		deadline = s.now().Add(s.Config.WorkerBudget)

@@ -6,6 +6,7 @@ package export
 
 import (
 	"crypto/rand"
+	"sync/atomic"
 	"time"
 
 	"github.com/rooms-export/rooms-export/shared/render"
@@ -93,6 +94,10 @@ type Service struct {
 
 	Now   func() time.Time // the one clock; time.Now when nil
 	NewID func() string    // job ids; random 17-char Rocket.Chat-style ids when nil
+
+	// Running, when set, counts the Export and Run calls under way (the
+	// embedded default tunes its garbage collector by it).
+	Running *atomic.Int64
 
 	// chunks are the ZIP pipes' buffers of rendered output (pipeChunk
 	// bytes), shared by the exports a process runs one after another: a

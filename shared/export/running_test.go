@@ -1,0 +1,60 @@
+package export
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/rooms-export/rooms-export/shared/chat"
+)
+
+// countingDirectory answers token and job lookups with "not found" and
+// notes how many calls Running counted while it was asked.
+type countingDirectory struct {
+	Directory
+	JobStore
+	running *atomic.Int64
+	seen    []int64
+}
+
+func (d *countingDirectory) UserByID(context.Context, string) (chat.User, error) {
+	return chat.User{}, chat.ErrNotFound
+}
+
+func (d *countingDirectory) TokenByHash(context.Context, string) (chat.Token, error) {
+	d.seen = append(d.seen, d.running.Load())
+	return chat.Token{}, chat.ErrNotFound
+}
+
+func (d *countingDirectory) Job(context.Context, string) (chat.Job, error) {
+	d.seen = append(d.seen, d.running.Load())
+	return chat.Job{}, chat.ErrNotFound
+}
+
+// TestRunningCounts: Export and Run count themselves in Service.Running
+// while they work, and not after they return, failed or not.
+func TestRunningCounts(t *testing.T) {
+	var running atomic.Int64
+	d := &countingDirectory{running: &running}
+	s := &Service{Directory: d, Jobs: d, Running: &running}
+
+	if _, err := s.Export(context.Background(), Credentials{UserID: "u", Token: "t"}, []byte(`{}`), "http://x"); err == nil {
+		t.Fatal("Export with an unknown token succeeded")
+	}
+	if err := s.Run(context.Background(), "no-such-job"); err == nil || errors.Is(err, context.Canceled) {
+		t.Fatalf("Run of an unknown job: %v", err)
+	}
+	if len(d.seen) != 2 || d.seen[0] != 1 || d.seen[1] != 1 {
+		t.Errorf("Running during Export and Run: %v, want [1 1]", d.seen)
+	}
+	if n := running.Load(); n != 0 {
+		t.Errorf("Running after both returned: %d, want 0", n)
+	}
+
+	s.Running = nil // unset: nothing counted, nothing breaks
+	_, _ = s.Export(context.Background(), Credentials{UserID: "u", Token: "t"}, []byte(`{}`), "http://x")
+	if n := running.Load(); n != 0 || len(d.seen) != 3 || d.seen[2] != 0 {
+		t.Errorf("Running unset: counter %d, seen %v", n, d.seen)
+	}
+}
