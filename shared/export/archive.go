@@ -94,6 +94,9 @@ type exporter struct {
 	ahead *pageStream // the files index read during the document pass
 	seen  seenFiles   // the document pass's messages with files
 	first *firstPage  // the document's first page, when the request read it
+	// uploads waits for the upload records the request looked up for
+	// the first page's files; nil when it did not.
+	uploads func() (map[string]uploadResult, error)
 }
 
 // pendingSnap is a snapshot waiting for the upload's durable bytes to
@@ -119,6 +122,9 @@ func (s *Service) build(ctx context.Context, job *chat.Job, deadline time.Time, 
 	e := &exporter{s: s, job: job, deadline: deadline, parents: s.newThreadParents(*job)}
 	if k != nil {
 		e.room, e.owner, e.first = k.room, k.owner, k.first
+		if k.first != nil {
+			e.uploads = k.first.uploads
+		}
 	} else {
 		if e.room, err = s.Directory.Room(ctx, job.RoomID); err != nil {
 			return fmt.Errorf("room %s: %w", job.RoomID, err)
@@ -582,30 +588,50 @@ type uploadResult struct {
 // not one per file. A failed lookup is every file's error: the first file
 // the page writes fails the export with it.
 func (e *exporter) lookupUploads(ctx context.Context, page []chat.Message) map[string]uploadResult {
+	return e.lookupIDs(ctx, fileIDs(page))
+}
+
+// fileIDs lists the upload ids of a page's files, in order.
+func fileIDs(page []chat.Message) []string {
 	var ids []string
 	for _, m := range page {
 		for _, f := range m.AllFiles() {
 			ids = append(ids, f.ID)
 		}
 	}
-	return e.lookupIDs(ctx, ids)
+	return ids
+}
+
+// lookupIDs reads the upload records of ids (repeats allowed) in one call,
+// but for those the request looked up already (firstPage.uploads).
+func (e *exporter) lookupIDs(ctx context.Context, ids []string) map[string]uploadResult {
+	var known map[string]uploadResult
+	if e.uploads != nil {
+		known, _ = e.uploads()
+	}
+	return e.s.lookupIDs(ctx, ids, known)
 }
 
 // lookupIDs reads the upload records of ids (repeats allowed) in one call.
-func (e *exporter) lookupIDs(ctx context.Context, all []string) map[string]uploadResult {
+// Those in known with an answer (found or not found) are taken from it.
+func (s *Service) lookupIDs(ctx context.Context, all []string, known map[string]uploadResult) map[string]uploadResult {
 	var ids []string
-	seen := map[string]bool{}
+	out := make(map[string]uploadResult, len(all))
 	for _, id := range all {
-		if !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
+		if _, dup := out[id]; dup {
+			continue
 		}
+		if r, ok := known[id]; ok && (r.err == nil || errors.Is(r.err, chat.ErrNotFound)) {
+			out[id] = r
+			continue
+		}
+		out[id] = uploadResult{}
+		ids = append(ids, id)
 	}
-	out := make(map[string]uploadResult, len(ids))
 	if len(ids) == 0 {
 		return out
 	}
-	found, err := e.s.Directory.Uploads(ctx, ids)
+	found, err := s.Directory.Uploads(ctx, ids)
 	for _, id := range ids {
 		r := uploadResult{err: err}
 		if err == nil {

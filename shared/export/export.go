@@ -180,6 +180,11 @@ func (s *Service) start(ctx context.Context, job chat.Job, k known) (Result, err
 	if err != nil {
 		return Result{}, fmt.Errorf("first page: %w", err)
 	}
+	if ids := fileIDs(page.msgs); len(ids) > 0 {
+		// The page's upload records are read while the job is created:
+		// on DynamoDB one round trip of the request less.
+		page.uploads = later(func() (map[string]uploadResult, error) { return s.lookupIDs(ctx, ids, nil), nil })
+	}
 	k.first = &page
 	total := int64(len(page.msgs))
 	if page.more {

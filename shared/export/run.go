@@ -87,6 +87,9 @@ type known struct {
 type firstPage struct {
 	msgs []chat.Message
 	more bool
+	// uploads, when not nil, waits for the upload records of msgs' files,
+	// looked up while the job was being created.
+	uploads func() (map[string]uploadResult, error)
 }
 
 // execute performs a job this run has claimed (status running, saved); k,

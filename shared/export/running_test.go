@@ -3,6 +3,7 @@ package export
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -56,5 +57,52 @@ func TestRunningCounts(t *testing.T) {
 	_, _ = s.Export(context.Background(), Credentials{UserID: "u", Token: "t"}, []byte(`{}`), "http://x")
 	if n := running.Load(); n != 0 || len(d.seen) != 3 || d.seen[2] != 0 {
 		t.Errorf("Running unset: counter %d, seen %v", n, d.seen)
+	}
+}
+
+// uploadsDirectory answers Uploads from a map and records what it was asked.
+type uploadsDirectory struct {
+	Directory
+	have  map[string]chat.Upload
+	asked [][]string
+}
+
+func (d *uploadsDirectory) Uploads(_ context.Context, ids []string) (map[string]chat.Upload, error) {
+	d.asked = append(d.asked, ids)
+	out := map[string]chat.Upload{}
+	for _, id := range ids {
+		if u, ok := d.have[id]; ok {
+			out[id] = u
+		}
+	}
+	return out, nil
+}
+
+// TestLookupIDsKnown: records already looked up (found or not found) are
+// not asked for again; a failed earlier lookup is, once per id.
+func TestLookupIDsKnown(t *testing.T) {
+	d := &uploadsDirectory{have: map[string]chat.Upload{"c": {ID: "c"}, "d": {ID: "d"}}}
+	s := &Service{Directory: d}
+	known := map[string]uploadResult{
+		"a": {up: chat.Upload{ID: "a"}},
+		"b": {err: chat.ErrNotFound},
+		"c": {err: errors.New("throttled")},
+	}
+	got := s.lookupIDs(context.Background(), []string{"a", "b", "c", "d", "c", "a", "e"}, known)
+	if len(d.asked) != 1 || strings.Join(d.asked[0], ",") != "c,d,e" {
+		t.Fatalf("asked the directory for %v, want [[c d e]]", d.asked)
+	}
+	for id, want := range map[string]string{"a": "a", "c": "c", "d": "d"} {
+		if r := got[id]; r.err != nil || r.up.ID != want {
+			t.Errorf("%s: %+v", id, r)
+		}
+	}
+	for _, id := range []string{"b", "e"} {
+		if r := got[id]; !errors.Is(r.err, chat.ErrNotFound) {
+			t.Errorf("%s: %+v, want not found", id, r)
+		}
+	}
+	if len(got) != 5 {
+		t.Errorf("%d results, want 5", len(got))
 	}
 }
