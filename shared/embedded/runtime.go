@@ -47,9 +47,9 @@ const maxGCPercent = 2000
 // TuneRuntime sets the Go runtime as the embedded default runs: GOGC
 // GCPercent, with at least ExportHeadroom of garbage between collections
 // for each export under way, unless getenv("GOGC") says otherwise (the
-// runtime has then read it already, and it is left alone). The local server and the tools that
-// measure it (the bench's export processes, the load check) call it first
-// thing; calls after the first change nothing.
+// runtime has then read it already, and it is left alone). The local
+// server and the tools that measure it (the bench's export processes, the
+// load check) call it first thing; calls after the first change nothing.
 func TuneRuntime(getenv func(string) string) {
 	if getenv("GOGC") != "" {
 		return
