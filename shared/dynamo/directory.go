@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/rooms-export/rooms-export/shared/chat"
+	"github.com/rooms-export/rooms-export/shared/export"
 )
 
 // Partition key prefixes of the Directory table (see the package comment).
@@ -337,3 +338,85 @@ func ptr[T any](v T) *T { return &v }
 
 // errNotFound reports whether err is chat.ErrNotFound.
 func errNotFound(err error) bool { return errors.Is(err, chat.ErrNotFound) }
+
+// ReadRecords reads directory records in one BatchGetItem
+// (export.RecordReader): a request's token and user, or its permissions,
+// subscription and room, cost one request instead of one each. Keys that
+// cannot have been stored are not found without a request.
+func (s *Store) ReadRecords(ctx context.Context, keys []export.RecordKey) []export.RecordResult {
+	out := make([]export.RecordResult, len(keys))
+	type at struct{ pk, sk string }
+	where := make([]at, len(keys))
+	var batch []map[string]types.AttributeValue
+	asked := map[at]bool{}
+	for i, k := range keys {
+		var err error
+		switch k.Kind {
+		case export.RecordUser:
+			where[i], err = at{pfxUser + k.ID, noSort}, checkKeyPart("user id", k.ID)
+		case export.RecordToken:
+			where[i], err = at{pfxToken + k.ID, noSort}, checkKeyPart("token hash", k.ID)
+		case export.RecordPermission:
+			where[i], err = at{pfxPerm + k.ID, noSort}, checkKeyPart("permission id", k.ID)
+		case export.RecordRoom:
+			where[i], err = at{pfxRoom + k.ID, noSort}, checkKeyPart("room id", k.ID)
+		case export.RecordSubscription:
+			where[i], err = at{pfxSub + k.ID, k.User}, errors.Join(checkKeyPart("rid", k.ID), checkKeyPart("uid", k.User))
+		default:
+			out[i].Err = fmt.Errorf("dynamo: read records: unknown kind %d", k.Kind)
+			continue
+		}
+		if err != nil {
+			out[i].Err = chat.ErrNotFound
+			continue
+		}
+		if !asked[where[i]] {
+			asked[where[i]] = true
+			batch = append(batch, itemKey(where[i].pk, where[i].sk))
+		}
+	}
+	items, err := s.batchGet(ctx, s.t.Directory, batch, false, attrPK, attrSK, attrData)
+	found := make(map[at]map[string]types.AttributeValue, len(items))
+	for _, item := range items {
+		pk, _ := getS(item, attrPK)
+		sk, _ := getS(item, attrSK)
+		found[at{pk, sk}] = item
+	}
+	for i, k := range keys {
+		if out[i].Err != nil {
+			continue
+		}
+		if err != nil {
+			out[i].Err = fmt.Errorf("dynamo: read records: %w", err) // no key in it: a token hash must not reach the log
+			continue
+		}
+		item, ok := found[where[i]]
+		if !ok {
+			out[i].Err = chat.ErrNotFound
+			continue
+		}
+		r := &out[i]
+		switch k.Kind {
+		case export.RecordUser:
+			r.Err = decodeData(item, &r.User)
+		case export.RecordToken:
+			r.Err = decodeData(item, &r.Token)
+		case export.RecordPermission:
+			var p chat.Permission
+			if r.Err = decodeData(item, &p); r.Err == nil {
+				r.Roles = p.Roles
+				if r.Roles == nil {
+					r.Roles = []string{}
+				}
+			}
+		case export.RecordRoom:
+			r.Err = decodeData(item, &r.Room)
+		case export.RecordSubscription:
+			r.Err = decodeData(item, &r.Sub)
+		}
+		if r.Err != nil {
+			r.Err = fmt.Errorf("dynamo: read records: kind %d: %w", k.Kind, r.Err)
+		}
+	}
+	return out
+}

@@ -50,8 +50,10 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (chat.User, e
 	if c.UserID == "" || c.Token == "" {
 		return chat.User{}, errUnauthorized
 	}
-	user := later(func() (chat.User, error) { return s.Directory.UserByID(ctx, c.UserID) })
-	tok, err := s.Directory.TokenByHash(ctx, HashToken(c.Token))
+	r := s.readTogether(ctx, RecordKey{Kind: RecordUser, ID: c.UserID}, RecordKey{Kind: RecordToken, ID: HashToken(c.Token)})
+	user := func() (chat.User, error) { res := r[0](); return res.User, res.Err }
+	res := r[1]()
+	tok, err := res.Token, res.Err
 	if errors.Is(err, chat.ErrNotFound) {
 		return chat.User{}, errUnauthorized
 	}
@@ -96,6 +98,50 @@ func later[T any](fn func() (T, error)) func() (T, error) {
 	}
 }
 
+// readTogether starts the reads of keys at once and returns, per key, a
+// function that waits for its result: one ReadRecords call when the
+// directory is a RecordReader, a goroutine per record otherwise (later).
+func (s *Service) readTogether(ctx context.Context, keys ...RecordKey) []func() RecordResult {
+	out := make([]func() RecordResult, len(keys))
+	if rr, ok := s.Directory.(RecordReader); ok {
+		all := later(func() ([]RecordResult, error) { return rr.ReadRecords(ctx, keys), nil })
+		for i := range keys {
+			out[i] = func() RecordResult {
+				rs, _ := all()
+				if i >= len(rs) {
+					return RecordResult{Err: fmt.Errorf("read records: %d results for %d keys", len(rs), len(keys))}
+				}
+				return rs[i]
+			}
+		}
+		return out
+	}
+	for i, k := range keys {
+		one := later(func() (RecordResult, error) { return s.readRecord(ctx, k), nil })
+		out[i] = func() RecordResult { r, _ := one(); return r }
+	}
+	return out
+}
+
+// readRecord reads one record through the Directory's own methods.
+func (s *Service) readRecord(ctx context.Context, k RecordKey) (r RecordResult) {
+	switch k.Kind {
+	case RecordUser:
+		r.User, r.Err = s.Directory.UserByID(ctx, k.ID)
+	case RecordToken:
+		r.Token, r.Err = s.Directory.TokenByHash(ctx, k.ID)
+	case RecordPermission:
+		r.Roles, r.Err = s.Directory.PermissionRoles(ctx, k.ID)
+	case RecordRoom:
+		r.Room, r.Err = s.Directory.Room(ctx, k.ID)
+	case RecordSubscription:
+		r.Sub, r.Err = s.Directory.Subscription(ctx, k.ID, k.User)
+	default:
+		r.Err = fmt.Errorf("read record: unknown kind %d", k.Kind)
+	}
+	return r
+}
+
 // roomRoles is the caller's roles in a room's scope: global roles plus the
 // roles on their subscription (owner, moderator, leader, ...), and whether
 // they are subscribed at all.
@@ -130,6 +176,11 @@ func (s *Service) hasPermission(ctx context.Context, permission string, roles []
 // Rocket.Chat's default when the permissions data has none.
 func (s *Service) permissionRoles(ctx context.Context, permission string) ([]string, error) {
 	granted, err := s.Directory.PermissionRoles(ctx, permission)
+	return permissionGrant(permission, granted, err)
+}
+
+// permissionGrant is permissionRoles from the directory's answer.
+func permissionGrant(permission string, granted []string, err error) ([]string, error) {
 	if errors.Is(err, chat.ErrNotFound) {
 		return defaultPermissionRoles[permission], nil
 	}

@@ -68,10 +68,19 @@ func (s *Service) Export(ctx context.Context, c Credentials, body []byte, linkBa
 		return Result{}, err
 	}
 	// The reads the checks below need, all at once; the checks run in order.
-	bypass := later(func() ([]string, error) { return s.permissionRoles(ctx, PermBypassRate) })
-	mailing := later(func() ([]string, error) { return s.permissionRoles(ctx, PermMailMessages) })
-	sub := later(func() (chat.Subscription, error) { return s.Directory.Subscription(ctx, req.RoomID, u.ID) })
-	readRoom := later(func() (chat.Room, error) { return s.Directory.Room(ctx, req.RoomID) })
+	reads := s.readTogether(ctx,
+		RecordKey{Kind: RecordPermission, ID: PermBypassRate}, RecordKey{Kind: RecordPermission, ID: PermMailMessages},
+		RecordKey{Kind: RecordSubscription, ID: req.RoomID, User: u.ID}, RecordKey{Kind: RecordRoom, ID: req.RoomID})
+	bypass := func() ([]string, error) {
+		res := reads[0]()
+		return permissionGrant(PermBypassRate, res.Roles, res.Err)
+	}
+	mailing := func() ([]string, error) {
+		res := reads[1]()
+		return permissionGrant(PermMailMessages, res.Roles, res.Err)
+	}
+	sub := func() (chat.Subscription, error) { res := reads[2](); return res.Sub, res.Err }
+	readRoom := func() (chat.Room, error) { res := reads[3](); return res.Room, res.Err }
 
 	var res Result
 	if res.Rate, err = s.rateLimit(ctx, u, bypass); err != nil {

@@ -37,6 +37,46 @@ type Directory interface {
 	Uploads(ctx context.Context, ids []string) (map[string]chat.Upload, error)
 }
 
+// RecordReader is a Directory that reads several of its records in one
+// call (DynamoDB: one BatchGetItem instead of a GetItem each). A request's
+// reads that go out together (the token and the user; the permissions,
+// the subscription and the room) then cost one request to the store
+// instead of one each; a Directory without it is read a record at a time.
+type RecordReader interface {
+	// ReadRecords returns one result per key, in order: the record, or
+	// its error (chat.ErrNotFound, possibly wrapped, when there is none).
+	ReadRecords(ctx context.Context, keys []RecordKey) []RecordResult
+}
+
+// RecordKind is the kind of directory record a RecordKey names.
+type RecordKind uint8
+
+const (
+	RecordUser         RecordKind = iota + 1 // ID: the user's _id
+	RecordToken                              // ID: the token's hash (HashToken)
+	RecordPermission                         // ID: the permission's _id
+	RecordRoom                               // ID: the room's _id
+	RecordSubscription                       // ID: the room's _id; User: the user's
+)
+
+// RecordKey names one directory record.
+type RecordKey struct {
+	Kind RecordKind
+	ID   string
+	User string // a subscription's user
+}
+
+// RecordResult is one record ReadRecords read: the field of its kind, or
+// Err. A permission's result is its roles, as PermissionRoles returns them.
+type RecordResult struct {
+	User  chat.User
+	Token chat.Token
+	Roles []string
+	Room  chat.Room
+	Sub   chat.Subscription
+	Err   error
+}
+
 // Cursor is a keyset position in a room's message order (ts, _id): a page
 // starts strictly after it. The zero Cursor starts at the beginning.
 type Cursor struct {

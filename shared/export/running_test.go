@@ -106,3 +106,47 @@ func TestLookupIDsKnown(t *testing.T) {
 		t.Errorf("%d results, want 5", len(got))
 	}
 }
+
+// batchDirectory is a RecordReader whose records are in a map; any other
+// Directory call panics (its Directory is nil).
+type batchDirectory struct {
+	Directory
+	records map[RecordKey]RecordResult
+	calls   [][]RecordKey
+}
+
+func (d *batchDirectory) ReadRecords(_ context.Context, keys []RecordKey) []RecordResult {
+	d.calls = append(d.calls, keys)
+	out := make([]RecordResult, len(keys))
+	for i, k := range keys {
+		r, ok := d.records[k]
+		if !ok {
+			r.Err = chat.ErrNotFound
+		}
+		out[i] = r
+	}
+	return out
+}
+
+// TestReadTogether: on a RecordReader a request's reads go out as one call
+// for the token and the user and one for the permissions, subscription and
+// room, and the checks answer as they do record by record: here a caller
+// allowed to export, asking for a room that does not exist.
+func TestReadTogether(t *testing.T) {
+	hash := HashToken("tok")
+	d := &batchDirectory{records: map[RecordKey]RecordResult{
+		{Kind: RecordUser, ID: "u1"}:                 {User: chat.User{ID: "u1", Username: "admin", Active: true, Roles: []string{"admin"}}},
+		{Kind: RecordToken, ID: hash}:                {Token: chat.Token{Hash: hash, UserID: "u1", Type: chat.TokenPersonal}},
+		{Kind: RecordPermission, ID: PermBypassRate}: {Roles: []string{"admin"}},
+		// mail-messages has no record: the service's default (admin) applies
+	}}
+	s := &Service{Directory: d}
+	_, err := s.Export(context.Background(), Credentials{UserID: "u1", Token: "tok"}, []byte(`{"rid":"nope","type":"file","format":"json"}`), "http://x")
+	var ce *chat.Error
+	if !errors.As(err, &ce) || ce.Code != chat.CodeInvalidRoom {
+		t.Fatalf("Export of a missing room: %v, want %s", err, chat.CodeInvalidRoom)
+	}
+	if len(d.calls) != 2 || len(d.calls[0]) != 2 || len(d.calls[1]) != 4 {
+		t.Errorf("ReadRecords calls %v, want two: the token and user, then four records", d.calls)
+	}
+}
