@@ -96,10 +96,16 @@ func (s *Store) PermissionRoles(ctx context.Context, permission string) ([]strin
 	if err := s.getByID(ctx, "permission id", pfxPerm, permission, &p); err != nil {
 		return nil, fmt.Errorf("dynamo: get permission %s: %w", permission, err)
 	}
+	return grantedRoles(p), nil
+}
+
+// grantedRoles is a permission record's roles: an empty list, not nil,
+// when it grants none.
+func grantedRoles(p chat.Permission) []string {
 	if p.Roles == nil {
-		return []string{}, nil
+		return []string{}
 	}
-	return p.Roles, nil
+	return p.Roles
 }
 
 // Room returns the room with that _id.
@@ -404,10 +410,7 @@ func (s *Store) ReadRecords(ctx context.Context, keys []export.RecordKey) []expo
 		case export.RecordPermission:
 			var p chat.Permission
 			if r.Err = decodeData(item, &p); r.Err == nil {
-				r.Roles = p.Roles
-				if r.Roles == nil {
-					r.Roles = []string{}
-				}
+				r.Roles = grantedRoles(p)
 			}
 		case export.RecordRoom:
 			r.Err = decodeData(item, &r.Room)
