@@ -18,6 +18,7 @@ import (
 )
 
 func main() {
+	awswire.TuneRuntime(os.Getenv)
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	cfg, err := settings.Load(os.Getenv)
 	if err == nil {
