@@ -50,9 +50,19 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (chat.User, e
 	if c.UserID == "" || c.Token == "" {
 		return chat.User{}, errUnauthorized
 	}
-	r := s.readTogether(ctx, RecordKey{Kind: RecordUser, ID: c.UserID}, RecordKey{Kind: RecordToken, ID: HashToken(c.Token)})
-	user := func() (chat.User, error) { res := r[0](); return res.User, res.Err }
-	res := r[1]()
+	r := s.readTogether(ctx, authKeys(c)...)
+	return s.authenticated(c, r[0], r[1])
+}
+
+// authKeys are the records Authenticate reads: the claimed user, then the
+// token by its hash.
+func authKeys(c Credentials) []RecordKey {
+	return []RecordKey{{Kind: RecordUser, ID: c.UserID}, {Kind: RecordToken, ID: HashToken(c.Token)}}
+}
+
+// authenticated is Authenticate from the reads of authKeys(c).
+func (s *Service) authenticated(c Credentials, user, token func() RecordResult) (chat.User, error) {
+	res := token()
 	tok, err := res.Token, res.Err
 	if errors.Is(err, chat.ErrNotFound) {
 		return chat.User{}, errUnauthorized
@@ -66,7 +76,8 @@ func (s *Service) Authenticate(ctx context.Context, c Credentials) (chat.User, e
 	if tok.Type != chat.TokenPersonal && s.now().After(tok.CreatedAt.Add(s.Config.TokenTTL)) {
 		return chat.User{}, errUnauthorized
 	}
-	u, err := user()
+	res = user()
+	u, err := res.User, res.Err
 	if errors.Is(err, chat.ErrNotFound) {
 		return chat.User{}, errUnauthorized
 	}
@@ -163,23 +174,9 @@ func subscriptionRoles(u chat.User, rid string, sub chat.Subscription, err error
 	return append(roles, sub.Roles...), true, nil
 }
 
-// hasPermission reports whether any of roles is granted permission.
-func (s *Service) hasPermission(ctx context.Context, permission string, roles []string) (bool, error) {
-	granted, err := s.permissionRoles(ctx, permission)
-	if err != nil {
-		return false, err
-	}
-	return grants(granted, roles), nil
-}
-
-// permissionRoles is the roles granted permission: its record, or
-// Rocket.Chat's default when the permissions data has none.
-func (s *Service) permissionRoles(ctx context.Context, permission string) ([]string, error) {
-	granted, err := s.Directory.PermissionRoles(ctx, permission)
-	return permissionGrant(permission, granted, err)
-}
-
-// permissionGrant is permissionRoles from the directory's answer.
+// permissionGrant is the roles granted permission from the directory's
+// answer: its record, or Rocket.Chat's default when the permissions data
+// has none.
 func permissionGrant(permission string, granted []string, err error) ([]string, error) {
 	if errors.Is(err, chat.ErrNotFound) {
 		return defaultPermissionRoles[permission], nil
@@ -204,15 +201,16 @@ func grants(granted, roles []string) bool {
 // grants access: a public channel to holders of view-c-room; any room to its
 // subscribers; a discussion to those who can access its parent. roles and
 // subscribed are the caller's in room (roomRoles), which the caller has
-// already read.
-func (s *Service) canAccess(ctx context.Context, u chat.User, room chat.Room, roles []string, subscribed bool, depth int) (bool, error) {
+// already read; viewChannel waits for the roles granted view-c-room (read
+// with the request's other records).
+func (s *Service) canAccess(ctx context.Context, u chat.User, room chat.Room, roles []string, subscribed bool, depth int, viewChannel func() ([]string, error)) (bool, error) {
 	if subscribed {
 		return true, nil
 	}
 	if room.Type == chat.RoomChannel {
-		ok, err := s.hasPermission(ctx, PermViewChannel, roles)
-		if err != nil || ok {
-			return ok, err
+		granted, err := viewChannel()
+		if err != nil || grants(granted, roles) {
+			return err == nil, err
 		}
 	}
 	if room.ParentID != "" && depth < 4 {
@@ -227,7 +225,7 @@ func (s *Service) canAccess(ctx context.Context, u chat.User, room chat.Room, ro
 		if err != nil {
 			return false, err
 		}
-		return s.canAccess(ctx, u, parent, roles, subscribed, depth+1)
+		return s.canAccess(ctx, u, parent, roles, subscribed, depth+1, viewChannel)
 	}
 	return false, nil
 }

@@ -129,24 +129,67 @@ func (d *batchDirectory) ReadRecords(_ context.Context, keys []RecordKey) []Reco
 }
 
 // TestReadTogether: on a RecordReader a request's reads go out as one call
-// for the token and the user and one for the permissions, subscription and
-// room, and the checks answer as they do record by record: here a caller
-// allowed to export, asking for a room that does not exist.
+// — the token and the user, the three permissions, the subscription and
+// the room — and the checks answer as they do record by record, in SPEC
+// order: a wrong token is a 401 whatever the body and the room, a body
+// that does not parse reads the token and user alone, a missing room is
+// error-invalid-room, and a public channel is open to a non-member through
+// view-c-room read in the same call (any other Directory call panics).
 func TestReadTogether(t *testing.T) {
 	hash := HashToken("tok")
-	d := &batchDirectory{records: map[RecordKey]RecordResult{
-		{Kind: RecordUser, ID: "u1"}:                 {User: chat.User{ID: "u1", Username: "admin", Active: true, Roles: []string{"admin"}}},
+	records := map[RecordKey]RecordResult{
+		{Kind: RecordUser, ID: "u1"}:                 {User: chat.User{ID: "u1", Username: "admin", Active: true, Roles: []string{"admin", "user"}}},
 		{Kind: RecordToken, ID: hash}:                {Token: chat.Token{Hash: hash, UserID: "u1", Type: chat.TokenPersonal}},
 		{Kind: RecordPermission, ID: PermBypassRate}: {Roles: []string{"admin"}},
-		// mail-messages has no record: the service's default (admin) applies
-	}}
-	s := &Service{Directory: d}
-	_, err := s.Export(context.Background(), Credentials{UserID: "u1", Token: "tok"}, []byte(`{"rid":"nope","type":"file","format":"json"}`), "http://x")
-	var ce *chat.Error
-	if !errors.As(err, &ce) || ce.Code != chat.CodeInvalidRoom {
-		t.Fatalf("Export of a missing room: %v, want %s", err, chat.CodeInvalidRoom)
+		{Kind: RecordRoom, ID: "open"}:               {Room: chat.Room{ID: "open", Type: chat.RoomChannel, Name: "open"}},
+		// mail-messages and view-c-room have no record: the defaults apply
 	}
-	if len(d.calls) != 2 || len(d.calls[0]) != 2 || len(d.calls[1]) != 4 {
-		t.Errorf("ReadRecords calls %v, want two: the token and user, then four records", d.calls)
+	for _, c := range []struct {
+		name, token, body string
+		code              string // "" for no chat error
+		keys              int
+	}{
+		{"missing room", "tok", `{"rid":"nope","type":"file","format":"json"}`, chat.CodeInvalidRoom, 7},
+		{"wrong token, missing room", "bad", `{"rid":"nope","type":"file","format":"json"}`, chat.CodeUnauthorized, 7},
+		{"wrong token, bad body", "bad", `{"rid":`, chat.CodeUnauthorized, 2},
+		{"bad body", "tok", `{"rid":`, chat.CodeInvalidParams, 2},
+		// past the access checks: the stores the export starts with
+		{"public channel, not a member", "tok", `{"rid":"open","type":"file","format":"json"}`, "", 7},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := &batchDirectory{records: records}
+			s := &Service{Directory: d, Messages: pastAccess{}, Jobs: pastAccess{}}
+			_, err := s.Export(context.Background(), Credentials{UserID: "u1", Token: c.token}, []byte(c.body), "http://x")
+			var ce *chat.Error
+			switch {
+			case c.code == "":
+				if !errors.Is(err, errPastAccess) {
+					t.Fatalf("Export: %v, want it to go past the access checks", err)
+				}
+			case !errors.As(err, &ce) || ce.Code != c.code:
+				t.Fatalf("Export: %v, want %s", err, c.code)
+			}
+			if len(d.calls) != 1 || len(d.calls[0]) != c.keys {
+				t.Errorf("ReadRecords calls %v, want one of %d records", d.calls, c.keys)
+			}
+		})
 	}
+}
+
+var errPastAccess = errors.New("past the access checks")
+
+// pastAccess is a message and job store that answers the first calls of
+// an export that passed its checks with errPastAccess; any other call
+// panics.
+type pastAccess struct {
+	MessageStore
+	JobStore
+}
+
+func (pastAccess) MessagePage(context.Context, MessageQuery) ([]chat.Message, bool, error) {
+	return nil, false, errPastAccess
+}
+
+func (pastAccess) ActiveJob(context.Context, string, string) (chat.Job, error) {
+	return chat.Job{}, errPastAccess
 }
