@@ -96,7 +96,8 @@ type exporter struct {
 	first *firstPage  // the document's first page, when the request read it
 	// uploads waits for the upload records the request looked up for
 	// the first page's files; nil when it did not.
-	uploads func() (map[string]uploadResult, error)
+	uploads     func() (map[string]uploadResult, error)
+	openedAhead *opensAhead // files the request opened ahead; nil: none
 }
 
 // pendingSnap is a snapshot waiting for the upload's durable bytes to
@@ -123,7 +124,7 @@ func (s *Service) build(ctx context.Context, job *chat.Job, deadline time.Time, 
 	if k != nil {
 		e.room, e.owner, e.first = k.room, k.owner, k.first
 		if k.first != nil {
-			e.uploads = k.first.uploads
+			e.uploads, e.openedAhead = k.first.uploads, k.first.opened
 		}
 	} else {
 		if e.room, err = s.Directory.Room(ctx, job.RoomID); err != nil {
@@ -657,7 +658,12 @@ func (e *exporter) writeAsset(ctx context.Context, f chat.FileRef, r uploadResul
 	if err != nil {
 		return fmt.Errorf("upload %s: %w", f.ID, err)
 	}
-	rc, err := e.s.Files.Open(ctx, up.StorageKey)
+	var rc io.ReadCloser
+	if open, ok := e.openedAhead.take(up.StorageKey); ok {
+		rc, err = open()
+	} else {
+		rc, err = e.s.Files.Open(ctx, up.StorageKey)
+	}
 	if errors.Is(err, chat.ErrNotFound) {
 		e.skip(f, "file content not found")
 		return nil

@@ -206,6 +206,12 @@ func (s *Service) start(ctx context.Context, job chat.Job, k known) (Result, err
 		// The page's upload records are read while the job is created:
 		// on DynamoDB one round trip of the request less.
 		page.uploads = later(func() (map[string]uploadResult, error) { return s.lookupIDs(ctx, ids, nil), nil })
+		if s.Config.AssetsAhead > 0 {
+			// and on a store whose reads are round trips, the first of
+			// the files are opened as soon as their records are in
+			page.opened = s.openAhead(ctx, ids, page.uploads)
+			defer page.opened.close()
+		}
 	}
 	k.first = &page
 	total := int64(len(page.msgs))
