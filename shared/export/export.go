@@ -189,9 +189,19 @@ func (s *Service) start(ctx context.Context, job chat.Job, k known) (Result, err
 	// The document's first page is read beside the duplicate check: a
 	// range that fits in it needs no count (and, on DynamoDB, the export
 	// one round trip less); a bigger one is counted for its estimate.
+	//
+	// The page's upload records are asked for as soon as the page is in,
+	// ahead of the job's creation: on DynamoDB one round trip of the
+	// request less, and the first files can be opened while the job is
+	// written (below). An identical request's answer does not wait for
+	// them.
 	first := later(func() (firstPage, error) {
 		msgs, more, err := s.Messages.MessagePage(ctx, MessageQuery{RoomID: job.RoomID, From: job.From, To: job.To, Limit: s.Config.PageSize})
-		return firstPage{msgs: msgs, more: more}, err
+		page := firstPage{msgs: msgs, more: more}
+		if ids := fileIDs(msgs); err == nil && len(ids) > 0 {
+			page.uploads = later(func() (map[string]uploadResult, error) { return s.lookupIDs(ctx, ids, nil), nil })
+		}
+		return page, err
 	})
 	if prev, err := s.Jobs.ActiveJob(ctx, job.OwnerID, job.DedupKey); err == nil {
 		return Result{ExportID: prev.ID, Status: prev.Status}, nil
@@ -202,16 +212,11 @@ func (s *Service) start(ctx context.Context, job chat.Job, k known) (Result, err
 	if err != nil {
 		return Result{}, fmt.Errorf("first page: %w", err)
 	}
-	if ids := fileIDs(page.msgs); len(ids) > 0 {
-		// The page's upload records are read while the job is created:
-		// on DynamoDB one round trip of the request less.
-		page.uploads = later(func() (map[string]uploadResult, error) { return s.lookupIDs(ctx, ids, nil), nil })
-		if s.Config.AssetsAhead > 0 {
-			// and on a store whose reads are round trips, the first of
-			// the files are opened as soon as their records are in
-			page.opened = s.openAhead(ctx, ids, page.uploads)
-			defer page.opened.close()
-		}
+	if page.uploads != nil && s.Config.AssetsAhead > 0 {
+		// On a store whose reads are round trips the first of the files
+		// are opened as soon as their records are in.
+		page.opened = s.openAhead(ctx, fileIDs(page.msgs), page.uploads)
+		defer page.opened.close()
 	}
 	k.first = &page
 	total := int64(len(page.msgs))
