@@ -96,8 +96,9 @@ type exporter struct {
 	first *firstPage  // the document's first page, when the request read it
 	// uploads waits for the upload records the request looked up for
 	// the first page's files; nil when it did not.
-	uploads     func() (map[string]uploadResult, error)
-	openedAhead *opensAhead // files the request opened ahead; nil: none
+	uploads func() (map[string]uploadResult, error)
+	fetched *requestFetches // files the request read ahead; nil: none
+	reads   *assetReads     // the assets pass's files
 }
 
 // pendingSnap is a snapshot waiting for the upload's durable bytes to
@@ -124,9 +125,15 @@ func (s *Service) build(ctx context.Context, job *chat.Job, deadline time.Time, 
 	if k != nil {
 		e.room, e.owner, e.first = k.room, k.owner, k.first
 		if k.first != nil {
-			e.uploads, e.openedAhead = k.first.uploads, k.first.opened
+			e.uploads, e.fetched = k.first.uploads, k.first.fetched
 		}
-	} else {
+	}
+	e.reads = &assetReads{ctx: ctx, s: s, request: e.fetched}
+	if s.Config.AssetsAhead > 0 {
+		e.reads.n = fetchesAhead
+	}
+	defer e.reads.close()
+	if k == nil {
 		if e.room, err = s.Directory.Room(ctx, job.RoomID); err != nil {
 			return fmt.Errorf("room %s: %w", job.RoomID, err)
 		}
@@ -407,8 +414,11 @@ func (e *exporter) assets(ctx context.Context, ahead *pageStream) error {
 		defer pages.stop()
 	}
 	var uploads map[string]uploadResult
-	looked := func(_ []chat.Message, prepared any) error {
+	looked := func(msgs []chat.Message, prepared any) error {
 		uploads = prepared.(map[string]uploadResult)
+		for _, m := range msgs {
+			e.reads.planFiles(m.AllFiles(), uploads)
+		}
 		return nil
 	}
 	return pages.walk(looked, func(m chat.Message) error {
@@ -499,6 +509,9 @@ func (e *exporter) seenAssets(ctx context.Context) error {
 		return nil
 	}
 	uploads := k.lookups.close(true)
+	for _, m := range k.msgs {
+		e.reads.planFiles(m.files, uploads)
+	}
 	for _, m := range k.msgs {
 		if err := e.messageAssets(ctx, m.at, m.files, uploads); err != nil {
 			return err
@@ -658,12 +671,7 @@ func (e *exporter) writeAsset(ctx context.Context, f chat.FileRef, r uploadResul
 	if err != nil {
 		return fmt.Errorf("upload %s: %w", f.ID, err)
 	}
-	var rc io.ReadCloser
-	if open, ok := e.openedAhead.take(up.StorageKey); ok {
-		rc, err = open()
-	} else {
-		rc, err = e.s.Files.Open(ctx, up.StorageKey)
-	}
+	rc, err := e.reads.open(up.StorageKey)
 	if errors.Is(err, chat.ErrNotFound) {
 		e.skip(f, "file content not found")
 		return nil

@@ -213,10 +213,10 @@ func (s *Service) start(ctx context.Context, job chat.Job, k known) (Result, err
 		return Result{}, fmt.Errorf("first page: %w", err)
 	}
 	if page.uploads != nil && s.Config.AssetsAhead > 0 {
-		// On a store whose reads are round trips the first of the files
-		// are opened as soon as their records are in.
-		page.opened = s.openAhead(ctx, fileIDs(page.msgs), page.uploads)
-		defer page.opened.close()
+		// On a store whose reads are round trips the first small files
+		// are read as soon as their records are in (requestFetches).
+		page.fetched = s.fetchFirst(ctx, fileIDs(page.msgs), page.uploads)
+		defer page.fetched.close()
 	}
 	k.first = &page
 	total := int64(len(page.msgs))

@@ -90,7 +90,7 @@ type firstPage struct {
 	// uploads, when not nil, waits for the upload records of msgs' files,
 	// looked up while the job was being created.
 	uploads func() (map[string]uploadResult, error)
-	opened  *opensAhead // the first of those files, opened ahead; nil: none
+	fetched *requestFetches // the first of those files, read ahead; nil: none
 }
 
 // execute performs a job this run has claimed (status running, saved); k,

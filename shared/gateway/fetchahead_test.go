@@ -90,11 +90,12 @@ func filesRoom(t *testing.T, w *world, n int) {
 	must(t, w.stack.Store.PutMessages(ctx, msgs))
 }
 
-// TestFirstFilesOpenedWithTheJobCreation: on a store whose reads are round
-// trips, a small export opens the first files of its first page while its
-// job is being created, each file is opened once in all, and the archive
-// holds every file's bytes.
-func TestFirstFilesOpenedWithTheJobCreation(t *testing.T) {
+// TestFirstFilesReadWithTheJobCreation: on a store whose reads are round
+// trips, a small export starts reading the first files of its first page
+// while its job is being created, each file is opened once in all (the
+// rest read ahead by the assets pass), and the archive holds every file's
+// bytes.
+func TestFirstFilesReadWithTheJobCreation(t *testing.T) {
 	w := newWorld(t, export.Config{InlineBudget: time.Hour, AssetsAhead: 2})
 	seed(t, w)
 	filesRoom(t, w, 6)
@@ -124,10 +125,10 @@ func TestFirstFilesOpenedWithTheJobCreation(t *testing.T) {
 	}
 }
 
-// TestFilesOpenedAheadAreClosed: when the job's creation fails after the
-// first files were opened ahead, the export fails and every file opened is
-// closed again before the answer.
-func TestFilesOpenedAheadAreClosed(t *testing.T) {
+// TestFilesReadAheadAreClosed: when the job's creation fails after the
+// first files were opened to be read ahead, the export fails and every file
+// opened is closed again before the answer.
+func TestFilesReadAheadAreClosed(t *testing.T) {
 	w := newWorld(t, export.Config{InlineBudget: time.Hour, AssetsAhead: 2})
 	seed(t, w)
 	filesRoom(t, w, 6)
@@ -146,9 +147,9 @@ func TestFilesOpenedAheadAreClosed(t *testing.T) {
 		opened += n
 	}
 	if opened == 0 || opened > 4 {
-		t.Errorf("%d files opened ahead, want 1 to 4", opened)
+		t.Errorf("%d files read ahead, want 1 to 4", opened)
 	}
 	if o.closes != opened {
-		t.Errorf("%d of the %d files opened ahead closed", o.closes, opened)
+		t.Errorf("%d of the %d files read ahead closed", o.closes, opened)
 	}
 }
