@@ -77,6 +77,13 @@ func (m *memFiles) Open(_ context.Context, key string) (io.ReadCloser, error) {
 	return &memReader{Reader: r, m: m}, nil
 }
 
+// count is how many times key was opened.
+func (m *memFiles) count(key string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.opens[key]
+}
+
 type errReader struct{}
 
 func (errReader) Read([]byte) (int, error) { return 0, errors.New("connection reset") }
@@ -206,11 +213,11 @@ func TestAssetReadsFailures(t *testing.T) {
 	files, uploads := fileRefs("k00", "missing", "big", "k01", "k02", "k03", "k04", "k05")
 	a.planFiles(files, uploads)
 
-	if got := readKey(t, a, "k00"); got != string(m.data["k00"]) || m.opens["k00"] != 2 {
-		t.Errorf("broken read ahead: %q after %d opens, want its content after 2", got, m.opens["k00"])
+	if got := readKey(t, a, "k00"); got != string(m.data["k00"]) || m.count("k00") != 2 {
+		t.Errorf("broken read ahead: %q after %d opens, want its content after 2", got, m.count("k00"))
 	}
-	if _, err := a.open("missing"); !errors.Is(err, chat.ErrNotFound) || m.opens["missing"] != 1 {
-		t.Errorf("missing file: %v after %d opens, want not found after 1", err, m.opens["missing"])
+	if _, err := a.open("missing"); !errors.Is(err, chat.ErrNotFound) || m.count("missing") != 1 {
+		t.Errorf("missing file: %v after %d opens, want not found after 1", err, m.count("missing"))
 	}
 	if got := readKey(t, a, "big"); got != string(m.data["big"]) {
 		t.Errorf("a file bigger than its record: %d bytes, want %d", len(got), len(m.data["big"]))
