@@ -16,18 +16,13 @@ import (
 // at once and the entry is still one standard deflate stream: concatenated
 // sync-flushed blocks are what a single compressor writes after a Flush.
 // Restarting costs the 32 KiB window of history at each boundary: on
-// export-like JSON, a quarter of a MiB per segment makes the output ~1.5%
-// bigger (half a MiB: ~1%). Each segment's content is held until it is
-// compressed — one filling and one per core compressing — and a quarter of
-// a MiB took ~1.3 MiB off a million-message export's peak RSS (28.6
-// against 29.9 MiB, six runs each; a 10k export's 23.8 against 24.6) for
-// 0.56% more output, at the same speed.
+// export-like JSON, half a MiB per segment makes the output ~1% bigger.
 //
 // Segment boundaries fall every SegmentSize bytes counted from where the
 // compressor last started (the entry's start or a checkpoint), whatever the
 // Write calls and whatever the concurrency: a resumed Writer cuts the same
 // segments as the original, and the output is the same on one core or many.
-const SegmentSize = 256 << 10
+const SegmentSize = 512 << 10
 
 // segment is one segment's compression: in is its content, out the deflate
 // blocks once done is closed.

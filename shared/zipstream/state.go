@@ -9,11 +9,8 @@ import (
 	"io"
 )
 
-// stateVersion is the State.Version this build writes and accepts. 2:
-// segments of 256 KiB (SegmentSize); a resumed Writer cuts its segments
-// where the original did only with the same size, so a State of another
-// version is refused (the export starts over).
-const stateVersion = 2
+// stateVersion is the State.Version this build writes and accepts.
+const stateVersion = 1
 
 // State is where a Writer stood at a checkpoint: everything Resume needs to
 // go on writing the same archive. It is JSON-serialisable and small: a
