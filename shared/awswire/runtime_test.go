@@ -2,7 +2,6 @@ package awswire
 
 import (
 	"runtime/debug"
-	"runtime/metrics"
 	"sync"
 	"testing"
 
@@ -26,16 +25,6 @@ func TestHeadroomFor(t *testing.T) {
 	}
 }
 
-func gogc(t *testing.T) int {
-	t.Helper()
-	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		t.Fatal("runtime/metrics has no /gc/gogc:percent")
-	}
-	return int(s[0].Value.Uint64())
-}
-
 // TestTuneRuntime: with GOGC in the environment nothing changes; without
 // it the tuner starts, once, with the function's memory's headroom.
 func TestTuneRuntime(t *testing.T) {
@@ -44,7 +33,7 @@ func TestTuneRuntime(t *testing.T) {
 
 	env := map[string]string{"GOGC": "150", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"}
 	TuneRuntime(func(k string) string { return env[k] })
-	if got := gogc(t); got != 100 || tuner != nil {
+	if got := gctune.Percent(); got != 100 || tuner != nil {
 		t.Fatalf("GOGC set: GC percent %d (want it left at 100), tuner started: %v", got, tuner != nil)
 	}
 
@@ -59,7 +48,7 @@ func TestTuneRuntime(t *testing.T) {
 		tuner, tuneOnce = nil, sync.Once{}
 	})
 	// Started from the runtime's 4 MiB minimum heap: 64 MiB of headroom.
-	if got, want := gogc(t), gctune.PercentFor(4<<20, 100, 64<<20); got != want {
+	if got, want := gctune.Percent(), gctune.PercentFor(4<<20, 100, 64<<20); got != want {
 		t.Errorf("GOGC unset, 1024 MB: GC percent %d, want %d", got, want)
 	}
 	env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = "128"

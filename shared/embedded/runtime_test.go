@@ -2,21 +2,11 @@ package embedded
 
 import (
 	"runtime/debug"
-	"runtime/metrics"
 	"sync"
 	"testing"
-)
 
-// gogc reads the collector's current target from the runtime.
-func gogc(t *testing.T) int {
-	t.Helper()
-	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		t.Fatal("runtime/metrics has no /gc/gogc:percent")
-	}
-	return int(s[0].Value.Uint64())
-}
+	"github.com/rooms-export/rooms-export/shared/gctune"
+)
 
 // TestExportsHeadroom: each export under way adds ExportHeadroom, up to
 // MaxHeadroom.
@@ -43,7 +33,7 @@ func TestTuneRuntime(t *testing.T) {
 		}
 		return ""
 	})
-	if got := gogc(t); got != 100 || tuner != nil {
+	if got := gctune.Percent(); got != 100 || tuner != nil {
 		t.Fatalf("GOGC set: GC percent %d (want it left at 100), tuner started: %v", got, tuner != nil)
 	}
 
@@ -56,7 +46,7 @@ func TestTuneRuntime(t *testing.T) {
 		first.Stop()
 		tuner, tuneOnce = nil, sync.Once{}
 	})
-	if got := gogc(t); got < GCPercent {
+	if got := gctune.Percent(); got < GCPercent {
 		t.Errorf("GOGC unset: GC percent %d, want at least %d", got, GCPercent)
 	}
 	TuneRuntime(func(string) string { return "" })

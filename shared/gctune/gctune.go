@@ -108,6 +108,18 @@ func (t *Tuner) collected() {
 	t.arm()
 }
 
+// Percent is the collector's target (GOGC) as the runtime reports it now
+// (runtime/metrics /gc/gogc:percent): what a Tuner, debug.SetGCPercent or
+// the environment set last.
+func Percent() int {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return -1
+	}
+	return int(s[0].Value.Uint64())
+}
+
 // Set is the GOGC the tuner set last.
 func (t *Tuner) Set() int {
 	t.mu.Lock()

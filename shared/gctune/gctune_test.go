@@ -12,12 +12,6 @@ import (
 	"testing"
 )
 
-// gogc reads the collector's current target from the runtime.
-func gogc(t *testing.T) int {
-	t.Helper()
-	return int(readMetric(t, "/gc/gogc:percent"))
-}
-
 func readMetric(t *testing.T, name string) uint64 {
 	t.Helper()
 	s := []metrics.Sample{{Name: name}}
@@ -75,7 +69,7 @@ func TestTuner(t *testing.T) {
 
 	const headroom = 32 << 20
 	tu := Start(70, func() uint64 { return headroom })
-	if got, want := gogc(t), headroom*100/minimumHeap; got != want || tu.Set() != want {
+	if got, want := Percent(), headroom*100/minimumHeap; got != want || tu.Set() != want {
 		t.Errorf("started: GOGC %d (tuner says %d), want %d", got, tu.Set(), want)
 	}
 	collectUntil(t, tu, 2)
@@ -83,19 +77,19 @@ func TestTuner(t *testing.T) {
 	if set <= 70 {
 		t.Errorf("after collections the tuner set GOGC %d, want above 70 for %d MiB of headroom", set, headroom>>20)
 	}
-	if got := gogc(t); got != set {
+	if got := Percent(); got != set {
 		t.Errorf("GOGC %d, the tuner set %d", got, set)
 	}
 
 	tu.Stop()
-	if got := gogc(t); got != 70 {
+	if got := Percent(); got != 70 {
 		t.Errorf("stopped: GOGC %d, want 70", got)
 	}
 	seen := tu.cycles.Load()
 	for range 3 {
 		runtime.GC()
 	}
-	if got := gogc(t); got != 70 {
+	if got := Percent(); got != 70 {
 		t.Errorf("collections after the stop: GOGC %d, want 70", got)
 	}
 	if n := tu.cycles.Load(); n > seen+1 { // one finalizer may have been armed before the stop
