@@ -192,7 +192,7 @@ func (s *Service) start(ctx context.Context, job chat.Job, k known) (Result, err
 	//
 	// The page's upload records are asked for as soon as the page is in,
 	// ahead of the job's creation: on DynamoDB one round trip of the
-	// request less, and the first files can be opened while the job is
+	// request less, and the first files can be read while the job is
 	// written (below). An identical request's answer does not wait for
 	// them.
 	first := later(func() (firstPage, error) {

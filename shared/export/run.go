@@ -88,7 +88,7 @@ type firstPage struct {
 	msgs []chat.Message
 	more bool
 	// uploads, when not nil, waits for the upload records of msgs' files,
-	// looked up while the job was being created.
+	// looked up as soon as the page was read.
 	uploads func() (map[string]uploadResult, error)
 	fetched *requestFetches // the first of those files, read ahead; nil: none
 }
