@@ -60,7 +60,7 @@ type pager struct {
 	always     bool  // release after every read (tests)
 	read       atomic.Int64
 	base       atomic.Int64 // file-backed RSS after the last release
-	file       mappedFile   // the platform's handle on the file's mappings
+	file       *mappedFile  // the platform's handle on the file's mappings
 }
 
 // newPager returns the pager of the database file at path, which must
@@ -100,7 +100,7 @@ func (p *pager) readDone(n int, long bool) {
 	if v < every || !p.read.CompareAndSwap(v, 0) {
 		return
 	}
-	rss, err := residentFileBytes()
+	rss, err := p.file.resident()
 	if err != nil || rss-p.base.Load() >= budget {
 		p.release()
 	}
@@ -109,7 +109,7 @@ func (p *pager) readDone(n int, long bool) {
 // release drops the file's pages and notes the file-backed RSS left.
 func (p *pager) release() {
 	_ = p.file.release()
-	if rss, err := residentFileBytes(); err == nil {
+	if rss, err := p.file.resident(); err == nil {
 		p.base.Store(rss)
 	}
 }

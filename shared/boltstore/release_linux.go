@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,21 +23,60 @@ type mappedFile struct {
 	major uint32
 	minor uint32
 	ino   uint64
+
+	// statm is /proc/self/statm, kept open: pread of it is a sixth of
+	// opening and reading it anew (2.5 against 15.5 µs), and an export of
+	// a million messages looks at it some fifteen thousand times. nil:
+	// read it anew.
+	statm *os.File
+
+	// base, once the store is open, is the address the store's mapping
+	// starts at (bbolt's DB.Info().Data). A release finds the mapping in
+	// /proc/self/maps once and keeps its range while base stays where it
+	// was: bbolt maps the file once at its full size and remaps only in a
+	// write transaction's commit, never while a read transaction — which
+	// is where releases happen — is open, and a remap moves base.
+	base   func() uintptr
+	mu     sync.Mutex
+	mapped [2]uintptr // the range of the mapping at base, from the last scan
+	scans  int        // reads of /proc/self/maps (tests)
 }
 
-func newMappedFile(path string) (mappedFile, error) {
+func newMappedFile(path string) (*mappedFile, error) {
 	abs, err := filepath.Abs(path)
 	if err == nil {
 		abs, err = filepath.EvalSymlinks(abs)
 	}
 	if err != nil {
-		return mappedFile{}, fmt.Errorf("resolve path: %w", err)
+		return nil, fmt.Errorf("resolve path: %w", err)
 	}
 	var st unix.Stat_t
 	if err := unix.Stat(abs, &st); err != nil {
-		return mappedFile{}, fmt.Errorf("stat: %w", err)
+		return nil, fmt.Errorf("stat: %w", err)
 	}
-	return mappedFile{path: abs, major: unix.Major(st.Dev), minor: unix.Minor(st.Dev), ino: st.Ino}, nil
+	f := &mappedFile{path: abs, major: unix.Major(st.Dev), minor: unix.Minor(st.Dev), ino: st.Ino}
+	f.statm, _ = os.Open("/proc/self/statm") // nil: residentFileBytes instead
+	return f, nil
+}
+
+// close lets go of statm.
+func (f *mappedFile) close() {
+	if f.statm != nil {
+		f.statm.Close()
+	}
+}
+
+// resident is residentFileBytes through the open statm.
+func (f *mappedFile) resident() (int64, error) {
+	if f.statm == nil {
+		return residentFileBytes()
+	}
+	var buf [128]byte
+	n, err := f.statm.ReadAt(buf[:], 0)
+	if n == 0 && err != nil {
+		return 0, err
+	}
+	return parseStatm(buf[:n])
 }
 
 // residentFileBytes is the process's file-backed resident memory: the
@@ -46,6 +86,11 @@ func residentFileBytes() (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return parseStatm(raw)
+}
+
+// parseStatm is the "shared" field of a /proc/self/statm line, in bytes.
+func parseStatm(raw []byte) (int64, error) {
 	f := bytes.Fields(raw)
 	if len(f) < 3 {
 		return 0, fmt.Errorf("statm: %q", raw)
@@ -62,11 +107,26 @@ func residentFileBytes() (int64, error) {
 var errNotMapped = errors.New("database file not mapped")
 
 // release drops the resident pages of every shared read-only mapping of
-// the file.
-func (f mappedFile) release() error {
+// the file: the store's own, whose range it keeps while base stays put,
+// or, the first time and after a remap, every one /proc/self/maps lists.
+func (f *mappedFile) release() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.base != nil && f.mapped[0] != 0 && f.base() == f.mapped[0] {
+		start, end := f.mapped[0], f.mapped[1]
+		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, start, end-start, unix.MADV_DONTNEED); errno == 0 {
+			return nil
+		}
+	}
+	f.mapped = [2]uintptr{}
+	f.scans++
 	maps, err := os.ReadFile("/proc/self/maps")
 	if err != nil {
 		return fmt.Errorf("release pages: %w", err)
+	}
+	var base uintptr
+	if f.base != nil {
+		base = f.base()
 	}
 	found := false
 	for line := range bytes.Lines(maps) {
@@ -77,6 +137,9 @@ func (f mappedFile) release() error {
 		found = true
 		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, start, end-start, unix.MADV_DONTNEED); errno != 0 {
 			return fmt.Errorf("release pages: madvise: %w", errno)
+		}
+		if start == base {
+			f.mapped = [2]uintptr{start, end}
 		}
 	}
 	if !found {
@@ -90,7 +153,7 @@ func (f mappedFile) release() error {
 //	start-end perms offset major:minor inode pathname
 //
 // and reports the range when it is a shared read-only mapping of the file.
-func (f mappedFile) matches(line []byte) (start, end uintptr, ok bool) {
+func (f *mappedFile) matches(line []byte) (start, end uintptr, ok bool) {
 	var fields [5][]byte
 	rest := line
 	for i := range fields {

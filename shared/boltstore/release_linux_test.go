@@ -263,3 +263,75 @@ func TestShortReadsKeepAHotSet(t *testing.T) {
 		t.Fatal("short reads did not release after more than shortReadBudget of growth")
 	}
 }
+
+// touchRoom reads every message of room rid, so that its pages are
+// resident in the process (the store's own releases off).
+func touchRoom(t *testing.T, s *Store, rid string) {
+	t.Helper()
+	q := export.MessageQuery{RoomID: rid, From: time.Unix(0, 0), To: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), Limit: 500}
+	for {
+		page, more, err := s.MessagePage(t.Context(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !more || len(page) == 0 {
+			return
+		}
+		q.After = export.Cursor{TS: page[len(page)-1].TS, ID: page[len(page)-1].ID}
+	}
+}
+
+// TestReleaseKeepsTheMappingRange: a release reads /proc/self/maps once
+// and then drops the store's mapping by the range it found, as long as the
+// mapping starts where it did; when it seems to have moved, the next
+// release looks it up again. Every release drops the pages either way,
+// and the open statm answers as a fresh read of it does.
+func TestReleaseKeepsTheMappingRange(t *testing.T) {
+	s := openTemp(t)
+	msgs := make([]chat.Message, 2000)
+	for i := range msgs {
+		msgs[i] = chat.Message{ID: fmt.Sprintf("m%05d", i), RoomID: "r", TS: time.Unix(int64(i), 0).UTC(),
+			Msg: strings.Repeat("x", bigText), U: chat.UserRef{ID: "u", Username: "u"}}
+	}
+	if err := s.PutMessages(t.Context(), msgs); err != nil {
+		t.Fatal(err)
+	}
+	s.pages.checkEvery = 0
+	f := s.pages.file
+	released := func(what string, scans int) {
+		t.Helper()
+		touchRoom(t, s, "r")
+		if kb := mappedKB(t, s); kb < 256 {
+			t.Fatalf("%s: only %d kB of the file resident before the release: the test measures nothing", what, kb)
+		}
+		if err := f.release(); err != nil {
+			t.Fatalf("%s: release: %v", what, err)
+		}
+		if kb := mappedKB(t, s); kb > 64 {
+			t.Errorf("%s: %d kB of the file still resident after the release", what, kb)
+		}
+		if f.scans != scans {
+			t.Errorf("%s: /proc/self/maps read %d times, want %d", what, f.scans, scans)
+		}
+	}
+	released("first release", 1)
+	released("second release", 1)
+	released("third release", 1)
+
+	realBase := f.base
+	f.base = func() uintptr { return realBase() + 4096 } // as if remapped elsewhere
+	released("after a move", 2)
+	released("still moved", 3) // no mapping starts there: nothing to keep
+	f.base = realBase
+	released("back", 4)
+	released("back again", 4)
+
+	got, err := f.resident()
+	want, err2 := residentFileBytes()
+	if err != nil || err2 != nil {
+		t.Fatal(err, err2)
+	}
+	if d := got - want; d < -1<<20 || d > 1<<20 {
+		t.Errorf("resident through the open statm %d, read anew %d", got, want)
+	}
+}

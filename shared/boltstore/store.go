@@ -178,6 +178,7 @@ func OpenWith(path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
+	pages.file.base = func() uintptr { return db.Info().Data }
 	err = db.Update(func(tx *bolt.Tx) error {
 		indexFiles, countDays := tx.Bucket(bucketFileMsgs) == nil, tx.Bucket(bucketMsgDays) == nil
 		for _, name := range allBuckets() {
@@ -220,7 +221,9 @@ func (s *Store) txID() uint64 {
 // file and its lock.
 func (s *Store) Close() error {
 	s.writes.drain()
-	if err := s.db.Close(); err != nil {
+	err := s.db.Close()
+	s.pages.file.close()
+	if err != nil {
 		return fmt.Errorf("boltstore: close: %w", err)
 	}
 	return nil
