@@ -2,7 +2,6 @@ package awswire
 
 import (
 	"strconv"
-	"sync"
 
 	"github.com/rooms-export/rooms-export/shared/gctune"
 )
@@ -29,9 +28,9 @@ func HeadroomFor(memoryMB string) uint64 {
 }
 
 // TuneRuntime paces the collector of a Lambda function by the memory it is
-// configured with (gctune: GOGC 100, with at least HeadroomFor of garbage
-// between collections), unless getenv("GOGC") says otherwise (the runtime
-// has then read it already, and it is left alone). At the Go default a
+// configured with (gctune.Tune: GOGC 100, with at least HeadroomFor of
+// garbage between collections), unless getenv("GOGC") says otherwise (the
+// runtime has then read it, and it is left alone: nil). At the Go default a
 // function starts with a 4 MiB heap goal, which its package initialisers
 // (the SDK's service schemas, ~2 MB) nearly fill: its first request ran two
 // collections, whose marking took the processor from the request on a
@@ -39,18 +38,9 @@ func HeadroomFor(memoryMB string) uint64 {
 // The memory is the function's whatever it holds, and processor time is
 // what it is billed for; what is live does not grow with the room, so
 // memory stays flat at live plus headroom. Both functions' main calls it
-// first thing; calls after the first change nothing.
-func TuneRuntime(getenv func(string) string) {
-	if getenv("GOGC") != "" {
-		return
-	}
-	tuneOnce.Do(func() {
-		headroom := HeadroomFor(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"))
-		tuner = gctune.Start(100, func() uint64 { return headroom })
-	})
+// first thing; calls after the first change nothing and return the same
+// tuner.
+func TuneRuntime(getenv func(string) string) *gctune.Tuner {
+	headroom := HeadroomFor(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"))
+	return gctune.Tune(getenv, 100, func() uint64 { return headroom })
 }
-
-var (
-	tuneOnce sync.Once
-	tuner    *gctune.Tuner // the process's, once TuneRuntime started it
-)

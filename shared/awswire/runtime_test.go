@@ -2,7 +2,6 @@ package awswire
 
 import (
 	"runtime/debug"
-	"sync"
 	"testing"
 
 	"github.com/rooms-export/rooms-export/shared/gctune"
@@ -32,28 +31,23 @@ func TestTuneRuntime(t *testing.T) {
 	t.Cleanup(func() { debug.SetGCPercent(was) })
 
 	env := map[string]string{"GOGC": "150", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"}
-	TuneRuntime(func(k string) string { return env[k] })
-	if got := gctune.Percent(); got != 100 || tuner != nil {
-		t.Fatalf("GOGC set: GC percent %d (want it left at 100), tuner started: %v", got, tuner != nil)
+	tu := TuneRuntime(func(k string) string { return env[k] })
+	if got := gctune.Percent(); got != 100 || tu != nil {
+		t.Fatalf("GOGC set: GC percent %d (want it left at 100), tuner started: %v", got, tu != nil)
 	}
 
 	delete(env, "GOGC")
-	TuneRuntime(func(k string) string { return env[k] })
-	if tuner == nil {
+	first := TuneRuntime(func(k string) string { return env[k] })
+	if first == nil {
 		t.Fatal("GOGC unset: no tuner started")
 	}
-	first := tuner
-	t.Cleanup(func() { // as if never tuned, for -count and later tests
-		first.Stop()
-		tuner, tuneOnce = nil, sync.Once{}
-	})
+	t.Cleanup(first.Stop) // as if never tuned, for -count and later tests
 	// Started from the runtime's 4 MiB minimum heap: 64 MiB of headroom.
 	if got, want := gctune.Percent(), gctune.PercentFor(4<<20, 100, 64<<20); got != want {
 		t.Errorf("GOGC unset, 1024 MB: GC percent %d, want %d", got, want)
 	}
 	env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = "128"
-	TuneRuntime(func(k string) string { return env[k] })
-	if tuner != first {
+	if TuneRuntime(func(k string) string { return env[k] }) != first {
 		t.Error("a second call started another tuner")
 	}
 }

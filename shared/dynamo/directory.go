@@ -346,8 +346,8 @@ func ptr[T any](v T) *T { return &v }
 func errNotFound(err error) bool { return errors.Is(err, chat.ErrNotFound) }
 
 // ReadRecords reads directory records in one BatchGetItem
-// (export.RecordReader): a request's token and user, or its permissions,
-// subscription and room, cost one request instead of one each. Keys that
+// (export.RecordReader): a request's token, user, permissions,
+// subscription and room cost one request instead of one each. Keys that
 // cannot have been stored are not found without a request.
 func (s *Store) ReadRecords(ctx context.Context, keys []export.RecordKey) []export.RecordResult {
 	out := make([]export.RecordResult, len(keys))

@@ -1,7 +1,6 @@
 package embedded
 
 import (
-	"sync"
 	"sync/atomic"
 
 	"github.com/rooms-export/rooms-export/shared/gctune"
@@ -40,23 +39,14 @@ var running atomic.Int64
 
 // TuneRuntime sets the Go runtime as the embedded default runs: GOGC
 // GCPercent, with at least ExportHeadroom of garbage between collections
-// for each export under way, unless getenv("GOGC") says otherwise (the
-// runtime has then read it already, and it is left alone). The local
-// server and the tools that measure it (the bench's export processes, the
-// load check) call it first thing; calls after the first change nothing.
-func TuneRuntime(getenv func(string) string) {
-	if getenv("GOGC") != "" {
-		return
-	}
-	tuneOnce.Do(func() {
-		tuner = gctune.Start(GCPercent, exportsHeadroom)
-	})
+// for each export under way, unless getenv("GOGC") says otherwise
+// (gctune.Tune: the runtime has then read it, and it is left alone, nil).
+// The local server and the tools that measure it (the bench's export
+// processes, the load check) call it first thing; calls after the first
+// change nothing and return the same tuner.
+func TuneRuntime(getenv func(string) string) *gctune.Tuner {
+	return gctune.Tune(getenv, GCPercent, exportsHeadroom)
 }
-
-var (
-	tuneOnce sync.Once
-	tuner    *gctune.Tuner // the process's, once TuneRuntime started it
-)
 
 // exportsHeadroom is the headroom the exports under way ask for.
 func exportsHeadroom() uint64 {

@@ -2,7 +2,6 @@ package embedded
 
 import (
 	"runtime/debug"
-	"sync"
 	"testing"
 
 	"github.com/rooms-export/rooms-export/shared/gctune"
@@ -27,30 +26,25 @@ func TestTuneRuntime(t *testing.T) {
 	was := debug.SetGCPercent(100)
 	t.Cleanup(func() { debug.SetGCPercent(was) })
 
-	TuneRuntime(func(k string) string {
+	tu := TuneRuntime(func(k string) string {
 		if k == "GOGC" {
 			return "150"
 		}
 		return ""
 	})
-	if got := gctune.Percent(); got != 100 || tuner != nil {
-		t.Fatalf("GOGC set: GC percent %d (want it left at 100), tuner started: %v", got, tuner != nil)
+	if got := gctune.Percent(); got != 100 || tu != nil {
+		t.Fatalf("GOGC set: GC percent %d (want it left at 100), tuner started: %v", got, tu != nil)
 	}
 
-	TuneRuntime(func(string) string { return "" })
-	if tuner == nil {
+	first := TuneRuntime(func(string) string { return "" })
+	if first == nil {
 		t.Fatal("GOGC unset: no tuner started")
 	}
-	first := tuner
-	t.Cleanup(func() { // as if never tuned, for -count and later tests
-		first.Stop()
-		tuner, tuneOnce = nil, sync.Once{}
-	})
+	t.Cleanup(first.Stop) // as if never tuned, for -count and later tests
 	if got := gctune.Percent(); got < GCPercent {
 		t.Errorf("GOGC unset: GC percent %d, want at least %d", got, GCPercent)
 	}
-	TuneRuntime(func(string) string { return "" })
-	if tuner != first {
+	if TuneRuntime(func(string) string { return "" }) != first {
 		t.Error("a second call started another tuner")
 	}
 }

@@ -438,7 +438,7 @@ func (e *exporter) messageAssets(ctx context.Context, at Cursor, files []chat.Fi
 			continue
 		}
 		seen[f.ID] = true
-		if err := e.writeAsset(ctx, f, uploads[f.ID]); err != nil {
+		if err := e.writeAsset(f, uploads[f.ID]); err != nil {
 			return err
 		}
 	}
@@ -662,7 +662,7 @@ func (s *Service) lookupIDs(ctx context.Context, all []string, known map[string]
 
 // writeAsset copies one uploaded file into assets/. A file whose record or
 // bytes are gone is listed in the manifest's skipped items, not an error.
-func (e *exporter) writeAsset(ctx context.Context, f chat.FileRef, r uploadResult) error {
+func (e *exporter) writeAsset(f chat.FileRef, r uploadResult) error {
 	up, err := r.up, r.err
 	if errors.Is(err, chat.ErrNotFound) {
 		e.skip(f, "upload record not found")

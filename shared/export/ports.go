@@ -39,9 +39,9 @@ type Directory interface {
 
 // RecordReader is a Directory that reads several of its records in one
 // call (DynamoDB: one BatchGetItem instead of a GetItem each). A request's
-// reads that go out together (the token and the user; the permissions,
-// the subscription and the room) then cost one request to the store
-// instead of one each; a Directory without it is read a record at a time.
+// reads that go out together (the token and the user, the permissions, the
+// subscription and the room) then cost one request to the store instead
+// of one each; a Directory without it is read a record at a time.
 type RecordReader interface {
 	// ReadRecords returns one result per key, in order: the record, or
 	// its error (chat.ErrNotFound, possibly wrapped, when there is none).

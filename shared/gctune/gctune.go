@@ -108,6 +108,29 @@ func (t *Tuner) collected() {
 	t.arm()
 }
 
+// Tune starts the process's Tuner with percent and headroom, unless
+// getenv("GOGC") is set (the runtime has then read it, and it is left
+// alone: nil) or the process has one already (one runtime, one tuner: it
+// is returned, as it was started). The processes that run exports call it
+// first thing, through their wiring (embedded.TuneRuntime,
+// awswire.TuneRuntime).
+func Tune(getenv func(string) string, percent int, headroom func() uint64) *Tuner {
+	if getenv("GOGC") != "" {
+		return nil
+	}
+	processMu.Lock()
+	defer processMu.Unlock()
+	if process == nil {
+		process = Start(percent, headroom)
+	}
+	return process
+}
+
+var (
+	processMu sync.Mutex
+	process   *Tuner // the process's, once Tune started it
+)
+
 // Percent is the collector's target (GOGC) as the runtime reports it now
 // (runtime/metrics /gc/gogc:percent): what a Tuner, debug.SetGCPercent or
 // the environment set last.
@@ -128,8 +151,14 @@ func (t *Tuner) Set() int {
 }
 
 // Stop ends the tuning (at the next collection at the latest) and sets
-// GOGC back to percent. Tests use it; a process keeps its tuner.
+// GOGC back to percent; the process's tuner, it is forgotten, and the
+// next Tune starts another. Tests use it; a process keeps its tuner.
 func (t *Tuner) Stop() {
+	processMu.Lock()
+	if process == t {
+		process = nil
+	}
+	processMu.Unlock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.stopped = true

@@ -155,3 +155,34 @@ func childAllocates(t *testing.T, mode string) {
 	}
 	fmt.Printf("collections: %d\n", readMetric(t, "/gc/cycles/total:gc-cycles")-before)
 }
+
+// TestTuneOnePerProcess: with GOGC set Tune starts nothing; without it the
+// first call starts the process's tuner and a later one — whatever it asks
+// for — gets that same tuner; once stopped, the next call starts another.
+func TestTuneOnePerProcess(t *testing.T) {
+	was := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(was) })
+	set := func(k string) string {
+		if k == "GOGC" {
+			return "150"
+		}
+		return ""
+	}
+	unset := func(string) string { return "" }
+	if tu := Tune(set, 70, nil); tu != nil || Percent() != 100 {
+		t.Fatalf("GOGC set: tuner %v, GC percent %d (want none, 100)", tu, Percent())
+	}
+	first := Tune(unset, 70, func() uint64 { return 0 })
+	if first == nil || Percent() != 70 {
+		t.Fatalf("GOGC unset: tuner %v, GC percent %d (want one, 70)", first, Percent())
+	}
+	if again := Tune(unset, 100, func() uint64 { return 64 << 20 }); again != first || Percent() != 70 {
+		t.Errorf("a second Tune: another tuner (%v) or GC percent %d changed from 70", again != first, Percent())
+	}
+	first.Stop()
+	next := Tune(unset, 100, func() uint64 { return 0 })
+	defer next.Stop()
+	if next == first || next == nil {
+		t.Error("after Stop, Tune did not start another tuner")
+	}
+}
